@@ -1,0 +1,66 @@
+//! Why a websocket is closed, mapped in one place to a close code and a short reason.
+
+use relais_crdt::protocol::DecodeError;
+
+/// A reason to close a client connection. The text is sent to the client, so it never carries
+/// internal details or document content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The server is shutting down (1001).
+    ShuttingDown,
+    /// Nothing was received for too long (1001).
+    IdleTimeout,
+    /// The frame could not be decoded (1002).
+    Malformed(DecodeError),
+    /// A text frame: the protocol is binary (1003).
+    TextFrame,
+    /// A well-framed update or awareness payload that Yjs refuses (1007).
+    InvalidPayload(&'static str),
+    /// A message above the configured size (1009).
+    TooBig,
+    /// The room failed or storage is unavailable (1011).
+    Internal,
+    /// The client did not keep up with the room (1013).
+    TooSlow,
+}
+
+impl CloseReason {
+    pub fn code(&self) -> u16 {
+        match self {
+            CloseReason::ShuttingDown | CloseReason::IdleTimeout => 1001,
+            CloseReason::Malformed(_) => 1002,
+            CloseReason::TextFrame => 1003,
+            CloseReason::InvalidPayload(_) => 1007,
+            CloseReason::TooBig => 1009,
+            CloseReason::Internal => 1011,
+            CloseReason::TooSlow => 1013,
+        }
+    }
+
+    /// The reason text, at most 123 bytes as the websocket protocol requires.
+    pub fn text(&self) -> String {
+        let text = match self {
+            CloseReason::ShuttingDown => "server shutting down".to_owned(),
+            CloseReason::IdleTimeout => "idle timeout".to_owned(),
+            CloseReason::Malformed(error) => format!("malformed message: {error}"),
+            CloseReason::TextFrame => "text frames are not supported".to_owned(),
+            CloseReason::InvalidPayload(what) => format!("invalid {what}"),
+            CloseReason::TooBig => "message too big".to_owned(),
+            CloseReason::Internal => "internal error".to_owned(),
+            CloseReason::TooSlow => "too slow".to_owned(),
+        };
+        let mut end = text.len().min(123);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_owned()
+    }
+
+    /// Whether this close is the client's fault and worth a warning in the log.
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            CloseReason::Malformed(_) | CloseReason::TextFrame | CloseReason::InvalidPayload(_) | CloseReason::TooBig
+        )
+    }
+}

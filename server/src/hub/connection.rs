@@ -1,0 +1,178 @@
+//! One websocket connection: reads frames, decodes them, hands them to the room, and writes
+//! what the room queues in its outbox.
+//!
+//! Reading waits for room in the room's inbox, so a flooding client slows only itself. Writes
+//! have a timeout; the room never waits for them. Close reasons come from the room through a
+//! one-shot "kick" channel, or from this task (malformed input, idle timeout, shutdown).
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use relais_crdt::protocol::{self, Message as WireMessage};
+use relais_storage::DocumentId;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, timeout};
+use tracing::{Instrument, debug, info_span, warn};
+
+use super::room::{ClientMessage, RoomCommand};
+use super::{ConnectionSlot, Hub};
+use crate::close::CloseReason;
+
+/// How many times a connection looks for a live room before giving up (a room may exit
+/// between the lookup and the join).
+const JOIN_ATTEMPTS: usize = 3;
+/// How long a close frame may take to go out, once the connection is ending.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves one upgraded websocket until it ends.
+pub async fn serve_connection(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot) {
+    let span = info_span!("connection", document = %document, connection = %slot.id());
+    run(socket, hub, document, slot).instrument(span).await;
+}
+
+async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot) {
+    let connection = slot.id();
+    let config = hub.config().clone();
+    let (outbox_sender, mut outbox) = mpsc::channel::<Bytes>(config.client_outbox_messages);
+    let (mut sink, mut stream) = socket.split();
+
+    let mut joined = None;
+    for _ in 0..JOIN_ATTEMPTS {
+        let room = hub.room(&document);
+        let (kick_sender, kick) = oneshot::channel();
+        let join = RoomCommand::Join { connection, outbox: outbox_sender.clone(), kick: kick_sender };
+        if room.send(join).await.is_ok() {
+            joined = Some((room, kick));
+            break;
+        }
+    }
+    drop(outbox_sender);
+    let Some((room, mut kick)) = joined else {
+        close(&mut sink, CloseReason::Internal).await;
+        return;
+    };
+
+    let shutdown = hub.shutdown_token().clone();
+    let mut ticker = tokio::time::interval(config.keepalive / 3);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent = Instant::now();
+    let mut last_received = Instant::now();
+
+    let reason: Option<CloseReason> = loop {
+        tokio::select! {
+            kicked = &mut kick => {
+                // A dropped kick sender means the room died without a word: a failure.
+                break Some(kicked.unwrap_or(CloseReason::Internal));
+            }
+            () = shutdown.cancelled() => break Some(CloseReason::ShuttingDown),
+            frame = outbox.recv() => match frame {
+                Some(frame) => {
+                    if write(&mut sink, Message::Binary(frame), config.write_timeout).await.is_err() {
+                        break None;
+                    }
+                    last_sent = Instant::now();
+                }
+                None => break Some(CloseReason::Internal),
+            },
+            incoming = stream.next() => {
+                last_received = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Binary(frame))) => {
+                        match decode(&frame) {
+                            Ok(messages) if messages.is_empty() => {}
+                            Ok(messages) => {
+                                if room.send(RoomCommand::Messages { connection, messages }).await.is_err() {
+                                    break Some(CloseReason::Internal);
+                                }
+                            }
+                            Err(reason) => break Some(reason),
+                        }
+                    }
+                    Some(Ok(Message::Text(_))) => break Some(CloseReason::TextFrame),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(error)) => break read_error_reason(&error),
+                }
+            }
+            _ = ticker.tick() => {
+                if last_received.elapsed() >= config.idle_timeout {
+                    break Some(CloseReason::IdleTimeout);
+                }
+                if last_sent.elapsed() >= config.keepalive {
+                    // Pings keep proxies and our idle timer informed; the keep-alive message
+                    // keeps stock clients from reconnecting, as they ignore pings.
+                    let ping = write(&mut sink, Message::Ping(Bytes::new()), config.write_timeout).await;
+                    let keepalive = Message::Binary(protocol::encode_keepalive().into());
+                    if ping.is_err() || write(&mut sink, keepalive, config.write_timeout).await.is_err() {
+                        break None;
+                    }
+                    last_sent = Instant::now();
+                }
+            }
+        }
+    };
+
+    // Idempotent for the room: it may already have removed us.
+    let _ = room.send(RoomCommand::Leave { connection }).await;
+    match reason {
+        Some(reason) => {
+            if reason.is_client_error() {
+                warn!(code = reason.code(), reason = %reason.text(), "closing client");
+            } else {
+                debug!(code = reason.code(), reason = %reason.text(), "closing client");
+            }
+            close(&mut sink, reason).await;
+        }
+        None => debug!("client disconnected"),
+    }
+    drop(slot);
+}
+
+fn decode(frame: &Bytes) -> Result<Vec<ClientMessage>, CloseReason> {
+    let messages = protocol::decode_frame(frame).map_err(CloseReason::Malformed)?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|message| match message {
+            WireMessage::SyncStep1(sv) => Some(ClientMessage::SyncStep1(frame.slice_ref(sv))),
+            WireMessage::SyncStep2(update) | WireMessage::Update(update) => {
+                Some(ClientMessage::Update(frame.slice_ref(update)))
+            }
+            WireMessage::Awareness(update) => Some(ClientMessage::Awareness(frame.slice_ref(update))),
+            WireMessage::QueryAwareness => Some(ClientMessage::QueryAwareness),
+            // Clients have no authority to deny the server anything; ignore it.
+            WireMessage::PermissionDenied(_) => None,
+        })
+        .collect())
+}
+
+fn read_error_reason(error: &axum::Error) -> Option<CloseReason> {
+    // axum wraps tungstenite's error; a capacity error is the only one worth a close frame.
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") || text.contains("capacity") || text.contains("too long") {
+        Some(CloseReason::TooBig)
+    } else {
+        None
+    }
+}
+
+async fn write(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: Message,
+    write_timeout: Duration,
+) -> Result<(), ()> {
+    match timeout(write_timeout, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+async fn close(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, reason: CloseReason) {
+    let frame = CloseFrame { code: reason.code(), reason: reason.text().into() };
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        sink.send(Message::Close(Some(frame))).await?;
+        sink.close().await
+    })
+    .await;
+}

@@ -1,0 +1,166 @@
+//! The document hub: one room task per open document, and the registry that finds or starts it.
+//!
+//! The registry is a plain map behind a std mutex, locked only to get or insert a handle and
+//! never across an `.await`. A room removes its own entry when it exits, and only if the entry
+//! still belongs to it (a newer room for the same document may have replaced it).
+
+mod connection;
+mod persister;
+mod room;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use relais_storage::{DocumentId, Store};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use connection::serve_connection;
+pub(crate) use room::RoomHandle;
+
+use crate::config::HubConfig;
+
+/// Identifies one websocket connection for the lifetime of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// Shared handle to the hub; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    rooms: Mutex<HashMap<DocumentId, RoomHandle>>,
+    store: Arc<dyn Store>,
+    config: HubConfig,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    next_generation: AtomicU64,
+    next_connection: AtomicU64,
+    connections: AtomicUsize,
+}
+
+impl Hub {
+    /// `shutdown` starts a graceful stop; `hard_stop` ends retries when the grace period is over.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: HubConfig,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+        hard_stop: CancellationToken,
+    ) -> Self {
+        Self {
+            inner: Arc::new(HubInner {
+                rooms: Mutex::new(HashMap::new()),
+                store,
+                config,
+                tracker,
+                shutdown,
+                hard_stop,
+                next_generation: AtomicU64::new(1),
+                next_connection: AtomicU64::new(1),
+                connections: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    pub fn hard_stop_token(&self) -> CancellationToken {
+        self.inner.hard_stop.clone()
+    }
+
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.inner.tracker
+    }
+
+    /// Number of rooms currently loaded.
+    pub fn open_rooms(&self) -> usize {
+        self.lock_rooms().len()
+    }
+
+    /// Number of open websocket connections.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// Reserves a connection slot, or `None` when `limit` connections are open.
+    pub fn try_reserve_connection(&self, limit: usize) -> Option<ConnectionSlot> {
+        let previous = self.inner.connections.fetch_add(1, Ordering::AcqRel);
+        if previous >= limit {
+            self.inner.connections.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let id = ConnectionId(self.inner.next_connection.fetch_add(1, Ordering::Relaxed));
+        Some(ConnectionSlot { hub: self.clone(), id })
+    }
+
+    fn lock_rooms(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, RoomHandle>> {
+        // A panic while holding this lock cannot leave the map half-updated (single insert or
+        // remove), so a poisoned lock is still safe to use.
+        self.inner.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The running room of `document`, starting one (which loads from storage) if needed.
+    pub(crate) fn room(&self, document: &DocumentId) -> RoomHandle {
+        let mut rooms = self.lock_rooms();
+        if let Some(handle) = rooms.get(document)
+            && !handle.is_closed()
+        {
+            return handle.clone();
+        }
+        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::channel(self.inner.config.room_inbox_messages);
+        let handle = RoomHandle::new(sender, generation);
+        rooms.insert(document.clone(), handle.clone());
+        drop(rooms);
+        room::spawn(self.clone(), document.clone(), generation, receiver);
+        handle
+    }
+
+    /// Removes the registry entry of `document` if it is still the one of room `generation`.
+    fn remove_room(&self, document: &DocumentId, generation: u64) {
+        let mut rooms = self.lock_rooms();
+        if rooms.get(document).is_some_and(|handle| handle.generation() == generation) {
+            rooms.remove(document);
+        }
+    }
+}
+
+/// A reserved connection slot; frees itself when dropped.
+pub struct ConnectionSlot {
+    hub: Hub,
+    id: ConnectionId,
+}
+
+impl ConnectionSlot {
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.hub.inner.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}

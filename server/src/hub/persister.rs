@@ -1,0 +1,130 @@
+//! A room's persister: the only part of a room that awaits the store.
+//!
+//! The room hands it one job at a time with `try_send` and goes on serving clients; the result
+//! comes back on a channel the room selects on. An append is retried until it succeeds (the
+//! room keeps its updates meanwhile and relays nothing), so a database outage delays edits but
+//! never loses one that was relayed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use relais_storage::{AppendedRange, DocumentId, Seq, SnapshotInfo, Store, StoreError, StoredUpdate};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, warn};
+
+/// Work for the persister.
+pub(crate) enum PersistJob {
+    /// Append `updates`; `watermark` is the highest seq the room has applied with no gap below.
+    Append { updates: Vec<Bytes>, watermark: Seq },
+    /// Write a snapshot of the whole document covering every update up to `upto`.
+    Snapshot { upto: Seq, state: Bytes },
+}
+
+/// What the persister reports back.
+pub(crate) enum PersistResult {
+    /// The updates were committed with seqs `range`. `catch_up` holds updates written by other
+    /// processes between the room's watermark and `range.first`, which the room must apply.
+    Appended { range: AppendedRange, catch_up: Vec<StoredUpdate> },
+    /// The append could not be committed: the store refused it, or shutdown came first.
+    AppendFailed,
+    Snapshotted(Result<SnapshotInfo, StoreError>),
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Starts the persister of `document`. It ends when the room drops its job sender, after
+/// finishing the job at hand, so a room may exit while its last snapshot is being written.
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    document: DocumentId,
+    tracker: &tokio_util::task::TaskTracker,
+    hard_stop: CancellationToken,
+) -> (mpsc::Sender<PersistJob>, mpsc::Receiver<PersistResult>) {
+    let (job_sender, mut jobs) = mpsc::channel::<PersistJob>(2);
+    // Room and persister alternate with at most two jobs outstanding, so results fit.
+    let (result_sender, results) = mpsc::channel::<PersistResult>(4);
+    let span = tracing::info_span!("persister", document = %document);
+    tracker.spawn(
+        async move {
+            while let Some(job) = jobs.recv().await {
+                let result = match job {
+                    PersistJob::Append { updates, watermark } => {
+                        append(&*store, &document, &updates, watermark, &hard_stop).await
+                    }
+                    PersistJob::Snapshot { upto, state } => {
+                        PersistResult::Snapshotted(store.write_snapshot(&document, upto, state).await)
+                    }
+                };
+                // The room may be gone (it failed, or exited after its final snapshot).
+                let _ = result_sender.send(result).await;
+            }
+        }
+        .instrument(span),
+    );
+    (job_sender, results)
+}
+
+async fn append(
+    store: &dyn Store,
+    document: &DocumentId,
+    updates: &[Bytes],
+    watermark: Seq,
+    hard_stop: &CancellationToken,
+) -> PersistResult {
+    let range = match retry(hard_stop, "append", || store.append_updates(document, updates)).await {
+        Some(range) => range,
+        None => return PersistResult::AppendFailed,
+    };
+    let mut catch_up = Vec::new();
+    if range.first > watermark.next() {
+        // Another process appended to this document since we last looked: fetch what lies
+        // between, so that the room's state and watermark stay gap-free.
+        let Some(mut fetched) = retry(hard_stop, "catch up", || store.updates_after(document, watermark)).await else {
+            return PersistResult::AppendFailed;
+        };
+        let mut snapshot = None;
+        if fetched.first().is_none_or(|update| update.seq != watermark.next()) {
+            // What we missed was already compacted into a snapshot: take the whole stored
+            // document instead. Applying a full state is idempotent for a Yjs document.
+            let Some(stored) = retry(hard_stop, "reload", || store.load(document)).await else {
+                return PersistResult::AppendFailed;
+            };
+            snapshot = stored.snapshot.map(|s| StoredUpdate { seq: s.upto_seq, update: s.state });
+            fetched = stored.updates;
+        }
+        fetched.retain(|update| update.seq < range.first);
+        catch_up = snapshot.into_iter().chain(fetched).collect();
+    }
+    PersistResult::Appended { range, catch_up }
+}
+
+/// Runs `operation` until it succeeds, backing off while the store is unavailable. Gives up
+/// on any other error (retrying cannot fix it) and at hard stop.
+async fn retry<T, F, Fut>(hard_stop: &CancellationToken, what: &str, mut operation: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = FIRST_RETRY;
+    loop {
+        match operation().await {
+            Ok(value) => return Some(value),
+            Err(error) if error.is_unavailable() => {
+                let cause = std::error::Error::source(&error).map(ToString::to_string);
+                warn!(error = %error, cause, "{what} failed; retrying in {delay:?}");
+            }
+            Err(error) => {
+                error!(error = %error, "{what} failed");
+                return None;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = hard_stop.cancelled() => return None,
+        }
+        delay = (delay * 2).min(MAX_RETRY);
+    }
+}

@@ -1,0 +1,498 @@
+//! A room: the task that owns one open document, its awareness and its clients.
+//!
+//! Flow of an edit: a connection sends the room a decoded message; the room applies it to its
+//! document, keeping only what was new (the delta), and queues the delta. One commit at a time
+//! goes to the persister; deltas that arrive meanwhile wait for the next one (group commit).
+//! When a commit succeeds the room relays its deltas to every other client, so nothing is
+//! relayed before it is durable. The room never awaits a client or the store once loaded: it
+//! `try_send`s to client outboxes (a full one closes that client with 1013) and to its
+//! persister, and learns results from channels it selects on.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use relais_crdt::{CrdtError, DocState, merge_updates, protocol};
+use relais_storage::{DocumentId, Seq, StoredDocument};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, error, info, warn};
+
+use super::persister::{self, PersistJob, PersistResult};
+use super::{ConnectionId, Hub};
+use crate::close::CloseReason;
+
+/// A message from a client, already framed and owned.
+#[derive(Debug, Clone)]
+pub(crate) enum ClientMessage {
+    SyncStep1(Bytes),
+    /// A sync step 2 or an update: both carry an update to apply.
+    Update(Bytes),
+    Awareness(Bytes),
+    QueryAwareness,
+}
+
+/// Commands a connection sends its room.
+pub(crate) enum RoomCommand {
+    Join { connection: ConnectionId, outbox: mpsc::Sender<Bytes>, kick: oneshot::Sender<CloseReason> },
+    Messages { connection: ConnectionId, messages: Vec<ClientMessage> },
+    Leave { connection: ConnectionId },
+}
+
+/// The sending side of a room's bounded inbox.
+#[derive(Clone)]
+pub(crate) struct RoomHandle {
+    sender: mpsc::Sender<RoomCommand>,
+    generation: u64,
+}
+
+impl RoomHandle {
+    pub(super) fn new(sender: mpsc::Sender<RoomCommand>, generation: u64) -> Self {
+        Self { sender, generation }
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Waits for room in the inbox: this is how a fast sender is slowed at its own socket.
+    /// Fails only when the room has exited.
+    pub(crate) async fn send(&self, command: RoomCommand) -> Result<(), RoomGone> {
+        self.sender.send(command).await.map_err(|_| RoomGone)
+    }
+}
+
+/// The room exited; the caller should get a fresh handle from the hub.
+#[derive(Debug)]
+pub(crate) struct RoomGone;
+
+struct Client {
+    outbox: mpsc::Sender<Bytes>,
+    kick: Option<oneshot::Sender<CloseReason>>,
+    /// Awareness client ids this connection announced, removed when it leaves.
+    awareness_ids: HashSet<u64>,
+}
+
+struct Pending {
+    delta: Bytes,
+    /// The connection it came from, which does not need it back; `None` after merging.
+    origin: Option<ConnectionId>,
+}
+
+/// Pending deltas beyond which they are merged into one while a commit is slow.
+const MERGE_PENDING_ABOVE: usize = 1024;
+
+struct Room {
+    hub: Hub,
+    document: DocumentId,
+    generation: u64,
+    doc: DocState,
+    clients: HashMap<ConnectionId, Client>,
+    pending: Vec<Pending>,
+    in_flight: Option<Vec<Pending>>,
+    /// Highest seq such that every update up to it is applied here.
+    watermark: Seq,
+    updates_since_snapshot: u64,
+    snapshot_in_flight: bool,
+    persist_jobs: mpsc::Sender<PersistJob>,
+    persist_results: mpsc::Receiver<PersistResult>,
+    empty_since: Option<Instant>,
+}
+
+/// Starts the room task of `document`; it loads the document before serving its inbox.
+pub(super) fn spawn(hub: Hub, document: DocumentId, generation: u64, inbox: mpsc::Receiver<RoomCommand>) {
+    let span = tracing::info_span!("room", document = %document);
+    let tracker = hub.tracker().clone();
+    let supervisor_hub = hub.clone();
+    let supervisor_document = document.clone();
+    let task = tracker.spawn(run(hub, document, generation, inbox).instrument(span));
+    // A panic outside the guarded yrs calls still must not leave a dead entry behind: the
+    // room's clients see their outbox close and disconnect with 1011; the next join reloads.
+    tracker.spawn(async move {
+        if let Err(join_error) = task.await
+            && join_error.is_panic()
+        {
+            error!(document = %supervisor_document, "room task panicked; its clients are closed and it reloads on next join");
+            supervisor_hub.remove_room(&supervisor_document, generation);
+        }
+    });
+}
+
+async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::Receiver<RoomCommand>) {
+    let loaded = tokio::select! {
+        loaded = hub.store().load(&document) => loaded,
+        () = hub.shutdown_token().cancelled() => {
+            hub.remove_room(&document, generation);
+            return;
+        }
+    };
+    let (doc, watermark) = match loaded.map_err(LoadError::Store).and_then(build_document) {
+        Ok(built) => built,
+        Err(load_error) => {
+            error!(error = %load_error, "cannot load document; closing its clients");
+            hub.remove_room(&document, generation);
+            inbox.close();
+            while let Some(command) = inbox.recv().await {
+                if let RoomCommand::Join { kick, .. } = command {
+                    let _ = kick.send(CloseReason::Internal);
+                }
+            }
+            return;
+        }
+    };
+    let (persist_jobs, persist_results) = persister::spawn(hub.store().clone(), document.clone(), hub.tracker(), hub.hard_stop_token());
+    let room = Room {
+        hub,
+        document,
+        generation,
+        doc,
+        clients: HashMap::new(),
+        pending: Vec::new(),
+        in_flight: None,
+        watermark,
+        updates_since_snapshot: 0,
+        snapshot_in_flight: false,
+        persist_jobs,
+        persist_results,
+        empty_since: Some(Instant::now()),
+    };
+    room.serve(inbox).await;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("storage: {0}")]
+    Store(#[from] relais_storage::StoreError),
+    #[error("document engine: {0}")]
+    Crdt(#[from] CrdtError),
+}
+
+fn build_document(stored: StoredDocument) -> Result<(DocState, Seq), LoadError> {
+    let watermark = stored
+        .updates
+        .last()
+        .map(|update| update.seq)
+        .or(stored.snapshot.as_ref().map(|snapshot| snapshot.upto_seq))
+        .unwrap_or_default();
+    let (doc, skipped) = DocState::load(
+        stored.snapshot.as_ref().map(|snapshot| snapshot.state.as_ref()),
+        stored.updates.iter().map(|update| update.update.as_ref()),
+    )?;
+    if skipped > 0 {
+        error!(skipped, "stored updates could not be decoded and were skipped");
+    }
+    debug!(watermark = watermark.0, "document loaded");
+    Ok((doc, watermark))
+}
+
+impl Room {
+    async fn serve(mut self, mut inbox: mpsc::Receiver<RoomCommand>) {
+        let grace = self.hub.config().room_grace;
+        let shutdown = self.hub.shutdown_token().clone();
+        let mut idle_check = tokio::time::interval(grace.max(Duration::from_millis(50)) / 2);
+        idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutting_down = false;
+        loop {
+            tokio::select! {
+                command = inbox.recv(), if !shutting_down => match command {
+                    Some(command) => {
+                        if let Err(Poisoned) = self.handle(command) {
+                            self.fail();
+                            return;
+                        }
+                    }
+                    None => shutting_down = true,
+                },
+                Some(result) = self.persist_results.recv() => {
+                    if let Err(Poisoned) = self.on_persisted(result) {
+                        self.fail();
+                        return;
+                    }
+                }
+                () = shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    self.kick_all(CloseReason::ShuttingDown);
+                }
+                _ = idle_check.tick() => {
+                    let idle = self.empty_since.is_some_and(|since| since.elapsed() >= grace);
+                    if (idle || shutting_down) && self.is_flushed() {
+                        self.close(&mut inbox);
+                        return;
+                    }
+                }
+            }
+            if shutting_down && self.is_flushed() {
+                self.close(&mut inbox);
+                return;
+            }
+        }
+    }
+
+    fn is_flushed(&self) -> bool {
+        self.in_flight.is_none() && self.pending.is_empty() && !self.snapshot_in_flight
+    }
+
+    /// Leaves the registry, then hands a final snapshot to the persister, which outlives us.
+    fn close(mut self, inbox: &mut mpsc::Receiver<RoomCommand>) {
+        self.hub.remove_room(&self.document, self.generation);
+        // Joins that raced with our exit get their kick sender dropped and retry on a new room.
+        inbox.close();
+        if self.updates_since_snapshot > 0 {
+            self.start_snapshot();
+        }
+        info!(clients = self.clients.len(), "room closed");
+    }
+
+    /// The document engine panicked: nothing in memory can be trusted. Queue what was already
+    /// accepted (it was computed before the panic), close everyone with 1011 and exit; the next
+    /// join loads the document from storage.
+    fn fail(mut self) {
+        error!("document engine failed; closing the room's clients with 1011");
+        self.hub.remove_room(&self.document, self.generation);
+        if self.in_flight.is_none() && !self.pending.is_empty() {
+            self.start_commit();
+        }
+        self.kick_all(CloseReason::Internal);
+    }
+
+    fn handle(&mut self, command: RoomCommand) -> Result<(), Poisoned> {
+        match command {
+            RoomCommand::Join { connection, outbox, kick } => {
+                self.empty_since = None;
+                let client = Client { outbox, kick: Some(kick), awareness_ids: HashSet::new() };
+                self.clients.insert(connection, client);
+                // Our step 1 makes the client send what we lack; then the awareness we hold.
+                self.send_to(connection, protocol::encode_sync_step1(&self.doc.state_vector()).into());
+                if let Some(awareness) = self.doc.awareness_state() {
+                    self.send_to(connection, protocol::encode_awareness(&awareness).into());
+                }
+                debug!(%connection, clients = self.clients.len(), "joined");
+            }
+            RoomCommand::Messages { connection, messages } => {
+                for message in messages {
+                    if !self.clients.contains_key(&connection) {
+                        break;
+                    }
+                    self.on_message(connection, message)?;
+                }
+            }
+            RoomCommand::Leave { connection } => self.remove_client(connection, None),
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, connection: ConnectionId, message: ClientMessage) -> Result<(), Poisoned> {
+        match message {
+            ClientMessage::SyncStep1(state_vector) => match self.doc.diff(&state_vector) {
+                Ok(diff) => self.send_to(connection, protocol::encode_sync_step2(&diff).into()),
+                Err(CrdtError::Malformed { .. }) => {
+                    self.remove_client(connection, Some(CloseReason::InvalidPayload("state vector")));
+                }
+                Err(CrdtError::Panicked) => return Err(Poisoned),
+            },
+            ClientMessage::Update(update) => match self.doc.apply_update(&update) {
+                Ok(applied) => {
+                    if let Some(delta) = applied.delta {
+                        self.pending.push(Pending { delta: delta.into(), origin: Some(connection) });
+                        self.after_accept();
+                    }
+                }
+                Err(CrdtError::Malformed { .. }) => {
+                    self.remove_client(connection, Some(CloseReason::InvalidPayload("update")));
+                }
+                Err(CrdtError::Panicked) => return Err(Poisoned),
+            },
+            ClientMessage::Awareness(update) => match self.doc.apply_awareness(&update) {
+                Ok(change) => {
+                    if let Some(client) = self.clients.get_mut(&connection) {
+                        client.awareness_ids.extend(change.present);
+                        for id in &change.removed {
+                            client.awareness_ids.remove(id);
+                        }
+                    }
+                    self.broadcast(&protocol::encode_awareness(&update).into(), Some(connection));
+                }
+                Err(_) => self.remove_client(connection, Some(CloseReason::InvalidPayload("awareness update"))),
+            },
+            ClientMessage::QueryAwareness => {
+                if let Some(awareness) = self.doc.awareness_state() {
+                    self.send_to(connection, protocol::encode_awareness(&awareness).into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_accept(&mut self) {
+        if self.in_flight.is_none() {
+            self.start_commit();
+        } else if self.pending.len() > MERGE_PENDING_ABOVE {
+            // The store is slow or down: keep memory bounded by folding the queue into one
+            // update. Its relay then goes to everyone, origins included (Yjs ignores echoes).
+            let parts: Vec<&[u8]> = self.pending.iter().map(|p| p.delta.as_ref()).collect();
+            match merge_updates(&parts) {
+                Ok(merged) => self.pending = vec![Pending { delta: merged.into(), origin: None }],
+                Err(error) => warn!(error = %error, "could not merge pending updates"),
+            }
+        }
+    }
+
+    fn start_commit(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let max = self.hub.config().max_batch_updates;
+        let take = self.pending.len().min(max);
+        let batch: Vec<Pending> = self.pending.drain(..take).collect();
+        let updates = batch.iter().map(|p| p.delta.clone()).collect();
+        let job = PersistJob::Append { updates, watermark: self.watermark };
+        match self.persist_jobs.try_send(job) {
+            Ok(()) => self.in_flight = Some(batch),
+            Err(_) => {
+                // Only a snapshot can occupy the persister now; retry when its result arrives.
+                let mut rest = std::mem::take(&mut self.pending);
+                self.pending = batch;
+                self.pending.append(&mut rest);
+            }
+        }
+    }
+
+    fn on_persisted(&mut self, result: PersistResult) -> Result<(), Poisoned> {
+        match result {
+            PersistResult::Appended { range, catch_up } => {
+                for update in catch_up {
+                    match self.doc.apply_update(&update.update) {
+                        Ok(applied) => {
+                            if let Some(delta) = applied.delta {
+                                self.broadcast(&protocol::encode_update(&delta).into(), None);
+                            }
+                        }
+                        Err(CrdtError::Malformed { .. }) => error!(seq = update.seq.0, "stored update is unreadable"),
+                        Err(CrdtError::Panicked) => return Err(Poisoned),
+                    }
+                }
+                self.watermark = range.last;
+                let batch = self.in_flight.take().unwrap_or_default();
+                self.updates_since_snapshot += batch.len() as u64;
+                for pending in batch {
+                    self.broadcast(&protocol::encode_update(&pending.delta).into(), pending.origin);
+                }
+                if self.updates_since_snapshot >= self.hub.config().snapshot_every_updates && !self.snapshot_in_flight {
+                    self.start_snapshot();
+                }
+                self.start_commit();
+            }
+            PersistResult::AppendFailed => {
+                // Nothing of it was relayed, so its authors still hold it as unconfirmed: make
+                // them reconnect, and their sync step 2 resends it to a fresh room.
+                let unsaved = self.in_flight.take().map_or(0, |batch| batch.len()) + self.pending.len();
+                error!(unsaved, "cannot commit updates; closing the room so that clients resend them");
+                self.pending.clear();
+                return Err(Poisoned);
+            }
+            PersistResult::Snapshotted(outcome) => {
+                self.snapshot_in_flight = false;
+                match outcome {
+                    Ok(info) => {
+                        debug!(upto = info.upto_seq.0, bytes = info.len, pruned = info.pruned_updates, "snapshot written");
+                    }
+                    Err(error) => {
+                        // The updates stay in the log; the next threshold tries again.
+                        warn!(error = %error, "snapshot failed; updates stay in the log");
+                    }
+                }
+                if self.in_flight.is_none() {
+                    self.start_commit();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_snapshot(&mut self) {
+        let state = match self.doc.encode_state() {
+            Ok(state) => state,
+            Err(error) => {
+                error!(error = %error, "cannot encode the document for a snapshot");
+                return;
+            }
+        };
+        let job = PersistJob::Snapshot { upto: self.watermark, state: state.into() };
+        if self.persist_jobs.try_send(job).is_ok() {
+            self.snapshot_in_flight = true;
+            self.updates_since_snapshot = 0;
+        }
+    }
+
+    fn send_to(&mut self, connection: ConnectionId, frame: Bytes) {
+        let outcome = match self.clients.get(&connection) {
+            Some(client) => client.outbox.try_send(frame),
+            None => return,
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.remove_client(connection, Some(CloseReason::TooSlow)),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.remove_client(connection, None),
+        }
+    }
+
+    /// Sends `frame` to every client but `except`; clients that cannot take it are removed.
+    fn broadcast(&mut self, frame: &Bytes, except: Option<ConnectionId>) {
+        let mut too_slow = Vec::new();
+        let mut gone = Vec::new();
+        for (&connection, client) in &self.clients {
+            if Some(connection) == except {
+                continue;
+            }
+            match client.outbox.try_send(frame.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => too_slow.push(connection),
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(connection),
+            }
+        }
+        for connection in too_slow {
+            self.remove_client(connection, Some(CloseReason::TooSlow));
+        }
+        for connection in gone {
+            self.remove_client(connection, None);
+        }
+    }
+
+    /// Removes a client, closing it with `reason` if given, and tells the others its
+    /// awareness states are gone.
+    fn remove_client(&mut self, connection: ConnectionId, reason: Option<CloseReason>) {
+        let Some(mut client) = self.clients.remove(&connection) else { return };
+        if let Some(reason) = reason {
+            if reason == CloseReason::TooSlow {
+                warn!(%connection, "client too slow; closing it with 1013");
+            }
+            if let Some(kick) = client.kick.take() {
+                let _ = kick.send(reason);
+            }
+        }
+        let ids: Vec<u64> = client.awareness_ids.into_iter().collect();
+        if let Some(removal) = self.doc.remove_awareness(&ids) {
+            self.broadcast(&protocol::encode_awareness(&removal).into(), None);
+        }
+        if self.clients.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+        debug!(%connection, clients = self.clients.len(), "left");
+    }
+
+    fn kick_all(&mut self, reason: CloseReason) {
+        for (_, mut client) in self.clients.drain() {
+            if let Some(kick) = client.kick.take() {
+                let _ = kick.send(reason.clone());
+            }
+        }
+        self.empty_since = Some(Instant::now());
+    }
+}
+
+/// The document engine panicked; the room must not go on with this state.
+struct Poisoned;

@@ -1,0 +1,70 @@
+//! The Relais server: HTTP and websockets, the document hub, configuration and shutdown.
+//!
+//! This is the only crate that depends on both `relais-crdt` (what documents mean) and
+//! `relais-storage` (where bytes rest). It owns every network input and its limits.
+
+pub mod close;
+pub mod config;
+pub mod http;
+pub mod hub;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use relais_storage::StorageConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::hub::Hub;
+
+/// How long shutdown may take before remaining work is abandoned; stays under the 10 s that
+/// orchestrators usually allow between SIGTERM and SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Runs the server until `shutdown` is cancelled, then stops accepting, closes clients with
+/// 1001 and flushes rooms. Prints the URL it listens on once ready.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.prepare_data_dir()?;
+    let store = relais_storage::connect(&StorageConfig {
+        database_url: config.database_url.clone(),
+        object_store_url: config.object_store.clone(),
+        max_connections: config.database_max_connections,
+    })
+    .await
+    .context("cannot open storage")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+
+    let tracker = TaskTracker::new();
+    let hard_stop = CancellationToken::new();
+    let hub = Hub::new(store.clone(), config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
+    let state = AppState { hub: hub.clone(), config: Arc::new(config) };
+    let app = http::router(state);
+
+    info!(%address, backend = store.backend_name(), "relais listening");
+    // The one line on stdout: scripts and tests read the address from it.
+    println!("relais listening on http://{address}");
+
+    let server_shutdown = shutdown.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
+    server.await.context("http server failed")?;
+
+    info!(rooms = hub.open_rooms(), connections = hub.connections(), "shutting down");
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!("shutdown grace period over; abandoning remaining work");
+        hard_stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await.is_err() {
+            error!("tasks still running at exit");
+        }
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}

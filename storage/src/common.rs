@@ -1,0 +1,148 @@
+//! Logic shared by both backends: column conversions and turning rows into documents.
+
+use bytes::Bytes;
+use object_store::ObjectStore;
+
+use crate::error::StoreError;
+use crate::id::{DocumentId, Seq};
+use crate::objects::{self, BlobRecord};
+use crate::store::{Snapshot, SnapshotInfo, StoredDocument, StoredUpdate};
+
+/// A seq as the signed 64-bit integer both databases store.
+pub(crate) fn seq_to_db(seq: Seq) -> Result<i64, StoreError> {
+    i64::try_from(seq.0).map_err(|_| StoreError::Config(format!("seq {seq} is out of range")))
+}
+
+/// A stored seq; negative values cannot be written (CHECK constraints), so one means damage.
+pub(crate) fn seq_from_db(value: i64) -> Result<Seq, StoreError> {
+    u64::try_from(value)
+        .map(Seq)
+        .map_err(|_| StoreError::corrupt(format!("negative seq {value} in the database")))
+}
+
+fn len_from_db(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value)
+        .map_err(|_| StoreError::corrupt(format!("negative blob length {value} in the database")))
+}
+
+/// A `document_snapshots` row.
+pub(crate) struct SnapshotRow {
+    pub upto_seq: i64,
+    pub object_key: String,
+    pub sha256: String,
+    pub len: i64,
+}
+
+impl SnapshotRow {
+    pub(crate) fn into_info(self, pruned_updates: u64) -> Result<SnapshotInfo, StoreError> {
+        Ok(SnapshotInfo {
+            upto_seq: seq_from_db(self.upto_seq)?,
+            len: len_from_db(self.len)?,
+            key: self.object_key,
+            sha256_hex: self.sha256,
+            pruned_updates,
+        })
+    }
+}
+
+/// What one consistent read of a document returned, before the blob is fetched.
+pub(crate) struct DocumentRows {
+    pub last_seq: i64,
+    pub snapshot: Option<SnapshotRow>,
+    /// (seq, update bytes), ascending.
+    pub updates: Vec<(i64, Vec<u8>)>,
+}
+
+/// Checks the rows hang together, fetches and checks the snapshot blob, and builds the document.
+pub(crate) async fn assemble(
+    objects: &dyn ObjectStore,
+    document: &DocumentId,
+    rows: DocumentRows,
+) -> Result<StoredDocument, StoreError> {
+    let last_seq = seq_from_db(rows.last_seq)?;
+    let snapshot_upto = match &rows.snapshot {
+        Some(snapshot) => seq_from_db(snapshot.upto_seq)?,
+        None => Seq(0),
+    };
+    if snapshot_upto > last_seq {
+        return Err(StoreError::corrupt(format!(
+            "document {document}: snapshot at seq {snapshot_upto} is past the log's end {last_seq}"
+        )));
+    }
+    // The log after the snapshot must be exactly snapshot_upto+1 ..= last_seq: appends assign
+    // consecutive seqs and compaction deletes only what a recorded snapshot covers, so a hole
+    // means lost updates, which must not be papered over.
+    let updates = updates_from_rows(rows.updates)?;
+    let mut expected = snapshot_upto.next();
+    for update in &updates {
+        if update.seq != expected {
+            return Err(StoreError::corrupt(format!(
+                "document {document}: update {expected} is missing from the log"
+            )));
+        }
+        expected = expected.next();
+    }
+    if expected <= last_seq {
+        return Err(StoreError::corrupt(format!(
+            "document {document}: updates {expected} to {last_seq} are missing from the log"
+        )));
+    }
+    if expected > last_seq.next() {
+        return Err(StoreError::corrupt(format!(
+            "document {document}: the log has updates past its last seq {last_seq}"
+        )));
+    }
+    let snapshot = match rows.snapshot {
+        None => None,
+        Some(row) => {
+            let record = BlobRecord {
+                key: &row.object_key,
+                sha256_hex: &row.sha256,
+                len: len_from_db(row.len)?,
+            };
+            let state = objects::fetch_checked(objects, &record).await?;
+            Some(Snapshot {
+                upto_seq: snapshot_upto,
+                state,
+            })
+        }
+    };
+    Ok(StoredDocument {
+        snapshot,
+        updates,
+        last_seq,
+    })
+}
+
+pub(crate) fn updates_from_rows(
+    rows: Vec<(i64, Vec<u8>)>,
+) -> Result<Vec<StoredUpdate>, StoreError> {
+    rows.into_iter()
+        .map(|(seq, update)| {
+            Ok(StoredUpdate {
+                seq: seq_from_db(seq)?,
+                update: Bytes::from(update),
+            })
+        })
+        .collect()
+}
+
+/// Refuses snapshot points outside the log before anything is written.
+pub(crate) fn check_snapshot_point(upto_seq: Seq, last_seq: i64) -> Result<i64, StoreError> {
+    let last_seq = seq_from_db(last_seq)?;
+    if upto_seq == Seq(0) || upto_seq > last_seq {
+        return Err(StoreError::SnapshotBeyondLog { upto_seq, last_seq });
+    }
+    seq_to_db(upto_seq)
+}
+
+/// The seq range an append of `count` updates got, given the counter after the append.
+pub(crate) fn appended_range(
+    last_after: i64,
+    count: i64,
+) -> Result<crate::AppendedRange, StoreError> {
+    Ok(crate::AppendedRange {
+        first: seq_from_db(last_after - count + 1)?,
+        last: seq_from_db(last_after)?,
+    })
+}

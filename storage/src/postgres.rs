@@ -1,0 +1,269 @@
+//! The shared backend: Postgres plus an object store, safe for several server processes.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use object_store::ObjectStore;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Row};
+use tracing::instrument;
+
+use crate::common::{self, DocumentRows, SnapshotRow};
+use crate::error::StoreError;
+use crate::id::{DocumentId, Seq};
+use crate::objects;
+use crate::store::{AppendedRange, SnapshotInfo, Store, StoredDocument, StoredUpdate};
+
+/// A [`Store`] on Postgres and an object store.
+///
+/// Several processes may share one database: seqs come from a row lock on `documents`, and
+/// loads read in a repeatable-read transaction.
+/// Tables go to the first schema of the connection's `search_path`, which a URL can set with
+/// `?options=-c%20search_path%3Dmy_schema` (the schema must exist).
+pub struct PostgresStore {
+    pool: PgPool,
+    objects: Arc<dyn ObjectStore>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`), runs the migrations, and keeps `objects` for
+    /// snapshot blobs. `max_connections` bounds the pool.
+    pub async fn connect(
+        url: &str,
+        objects: Arc<dyn ObjectStore>,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        if max_connections == 0 {
+            return Err(StoreError::Config(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| StoreError::Config(format!("invalid Postgres URL: {error}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        // Migrations take a database-wide advisory lock, so processes starting together
+        // apply them once.
+        crate::migrations::postgres().run(&pool).await?;
+        Ok(Self { pool, objects })
+    }
+}
+
+async fn last_seq(connection: &mut PgConnection, document: &DocumentId) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT last_seq FROM documents WHERE id = $1")
+        .bind(document.as_str())
+        .fetch_optional(connection)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("last_seq")?,
+        None => 0,
+    })
+}
+
+fn snapshot_row(row: &PgRow) -> Result<SnapshotRow, StoreError> {
+    Ok(SnapshotRow {
+        upto_seq: row.try_get("upto_seq")?,
+        object_key: row.try_get("object_key")?,
+        sha256: row.try_get("sha256")?,
+        len: row.try_get("len")?,
+    })
+}
+
+fn update_rows(rows: &[PgRow]) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    rows.iter()
+        .map(|row| Ok((row.try_get("seq")?, row.try_get("update_bytes")?)))
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    #[instrument(skip_all, fields(backend = "postgres", document = %document, count = updates.len()))]
+    async fn append_updates(
+        &self,
+        document: &DocumentId,
+        updates: &[Bytes],
+    ) -> Result<AppendedRange, StoreError> {
+        if updates.is_empty() {
+            let mut connection = self.pool.acquire().await?;
+            let last = common::seq_from_db(last_seq(&mut connection, document).await?)?;
+            return Ok(AppendedRange {
+                first: last.next(),
+                last,
+            });
+        }
+        let count = i64::try_from(updates.len())
+            .map_err(|_| StoreError::Config("too many updates in one append".into()))?;
+        let mut transaction = self.pool.begin().await?;
+        // The upsert locks the document's counter row until commit, so appenders on every
+        // process queue there and each gets its own consecutive block of seqs.
+        let last_after: i64 = sqlx::query(
+            "INSERT INTO documents (id, last_seq) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET last_seq = documents.last_seq + EXCLUDED.last_seq
+             RETURNING last_seq",
+        )
+        .bind(document.as_str())
+        .bind(count)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_get("last_seq")?;
+        let first = last_after - count + 1;
+        let seqs: Vec<i64> = (first..=last_after).collect();
+        let payloads: Vec<&[u8]> = updates.iter().map(AsRef::as_ref).collect();
+        sqlx::query(
+            "INSERT INTO document_updates (document_id, seq, update_bytes)
+             SELECT $1, batch.seq, batch.update_bytes
+             FROM UNNEST($2::bigint[], $3::bytea[]) AS batch (seq, update_bytes)",
+        )
+        .bind(document.as_str())
+        .bind(seqs)
+        .bind(payloads)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        common::appended_range(last_after, count)
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", document = %document))]
+    async fn load(&self, document: &DocumentId) -> Result<StoredDocument, StoreError> {
+        // One snapshot of the database for all three reads, so a compaction committed by
+        // another node meanwhile cannot make the snapshot row and the tail disagree.
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let last_seq = last_seq(&mut transaction, document).await?;
+        let snapshot = sqlx::query(
+            "SELECT upto_seq, object_key, sha256, len FROM document_snapshots
+             WHERE document_id = $1 ORDER BY upto_seq DESC LIMIT 1",
+        )
+        .bind(document.as_str())
+        .fetch_optional(&mut *transaction)
+        .await?
+        .as_ref()
+        .map(snapshot_row)
+        .transpose()?;
+        let after = snapshot.as_ref().map_or(0, |snapshot| snapshot.upto_seq);
+        let updates = sqlx::query(
+            "SELECT seq, update_bytes FROM document_updates
+             WHERE document_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(document.as_str())
+        .bind(after)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let updates = update_rows(&updates)?;
+        transaction.commit().await?;
+        let rows = DocumentRows {
+            last_seq,
+            snapshot,
+            updates,
+        };
+        common::assemble(self.objects.as_ref(), document, rows).await
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", document = %document, after = after.0))]
+    async fn updates_after(
+        &self,
+        document: &DocumentId,
+        after: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError> {
+        let after = match common::seq_to_db(after) {
+            Ok(after) => after,
+            // Nothing can be stored past i64::MAX.
+            Err(_) => return Ok(Vec::new()),
+        };
+        let rows = sqlx::query(
+            "SELECT seq, update_bytes FROM document_updates
+             WHERE document_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(document.as_str())
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        common::updates_from_rows(update_rows(&rows)?)
+    }
+
+    #[instrument(skip_all, fields(backend = "postgres", document = %document, upto_seq = upto_seq.0, len = state.len()))]
+    async fn write_snapshot(
+        &self,
+        document: &DocumentId,
+        upto_seq: Seq,
+        state: Bytes,
+    ) -> Result<SnapshotInfo, StoreError> {
+        // The counter only grows, so a check outside the write transaction stays true.
+        let upto = {
+            let mut connection = self.pool.acquire().await?;
+            common::check_snapshot_point(upto_seq, last_seq(&mut connection, document).await?)?
+        };
+        let sha256 = objects::sha256_hex(&state);
+        let len = i64::try_from(state.len())
+            .map_err(|_| StoreError::Config("snapshot larger than i64::MAX bytes".into()))?;
+        let path = objects::snapshot_path(document, upto_seq);
+        // Blob first: if this fails, nothing below runs and nothing is deleted.
+        objects::put_new(self.objects.as_ref(), &path, state).await?;
+        let key = path.as_ref();
+
+        let mut transaction = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO document_snapshots (document_id, upto_seq, object_key, sha256, len)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (document_id, upto_seq) DO NOTHING",
+        )
+        .bind(document.as_str())
+        .bind(upto)
+        .bind(key)
+        .bind(&sha256)
+        .bind(len)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        let recorded = if inserted == 1 {
+            SnapshotRow {
+                upto_seq: upto,
+                object_key: key.to_owned(),
+                sha256,
+                len,
+            }
+        } else {
+            tracing::info!(
+                orphan = key,
+                "another snapshot was recorded at this point first; keeping it"
+            );
+            // Visible here: ON CONFLICT waited for the other transaction to commit.
+            let row = sqlx::query(
+                "SELECT upto_seq, object_key, sha256, len FROM document_snapshots
+                 WHERE document_id = $1 AND upto_seq = $2",
+            )
+            .bind(document.as_str())
+            .bind(upto)
+            .fetch_one(&mut *transaction)
+            .await?;
+            snapshot_row(&row)?
+        };
+        let pruned =
+            sqlx::query("DELETE FROM document_updates WHERE document_id = $1 AND seq <= $2")
+                .bind(document.as_str())
+                .bind(upto)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        transaction.commit().await?;
+        recorded.into_info(pruned)
+    }
+
+    async fn check_ready(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        objects::check_reachable(self.objects.as_ref()).await
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

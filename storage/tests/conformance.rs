@@ -1,0 +1,1111 @@
+//! One conformance suite, run on both backends.
+//!
+//! Every scenario below is an `async fn(Arc<Harness>)`; the `conformance!` macro turns each into
+//! two tests, `sqlite::<name>` and `postgres::<name>`. A harness gives the scenario a private
+//! database (a fresh SQLite file, or a fresh Postgres schema) and a private object directory
+//! (`LocalFileSystem` in a temporary directory), and can open as many store instances on them
+//! as the scenario wants: separate instances stand for separate server processes.
+//!
+//! Postgres: `postgres://postgres@127.0.0.1:5432/test?sslmode=disable` unless
+//! `RELAIS_TEST_POSTGRES_URL` says otherwise (TLS on loopback only costs ~90 ms a connection). Each test creates its own schema over a plain connection and drops it at the end,
+//! also when the scenario panics.
+
+// The scenarios are plain async functions called from generated tests, which clippy does not
+// recognise as test code; unwrap is allowed in tests by the house rules.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use relais_storage::{
+    AppendedRange, DocumentId, PostgresStore, Seq, Snapshot, SqliteStore, StorageConfig, Store,
+    StoreError, StoredDocument, StoredUpdate,
+};
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use tempfile::TempDir;
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+
+/// Pool size of every store a scenario opens: small, since up to 9 stores run at once.
+const MAX_CONNECTIONS: u32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A private database and object directory for one test.
+struct Harness {
+    backend: Backend,
+    temp: TempDir,
+    database_url: String,
+    /// Postgres only: the server URL without the schema option, and the schema's name.
+    postgres_schema: Option<(String, String)>,
+}
+
+impl Harness {
+    async fn new(backend: Backend) -> Self {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(temp.path().join("objects")).expect("objects directory");
+        match backend {
+            Backend::Sqlite => {
+                let database_url = format!("sqlite://{}/db/relais.db", temp.path().display());
+                Self {
+                    backend,
+                    temp,
+                    database_url,
+                    postgres_schema: None,
+                }
+            }
+            Backend::Postgres => {
+                let server_url = std::env::var("RELAIS_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+                let schema = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::connect(&server_url).await.unwrap_or_else(|error| {
+                    panic!("cannot reach Postgres at {server_url} (set RELAIS_TEST_POSTGRES_URL): {error}")
+                });
+                // The name is made here from a uuid, so formatting it into SQL is safe.
+                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test schema");
+                admin.close().await.expect("close admin connection");
+                let separator = if server_url.contains('?') { '&' } else { '?' };
+                let database_url =
+                    format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
+                Self {
+                    backend,
+                    temp,
+                    database_url,
+                    postgres_schema: Some((server_url, schema)),
+                }
+            }
+        }
+    }
+
+    fn objects_dir(&self) -> PathBuf {
+        self.temp.path().join("objects")
+    }
+
+    /// The object store every store of this test shares, as a second node would see it.
+    fn local_objects(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(LocalFileSystem::new_with_prefix(self.objects_dir()).expect("local object store"))
+    }
+
+    /// A new store instance (its own pools) on this test's database and objects.
+    async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(self.local_objects()).await
+    }
+
+    async fn open_with(&self, objects: Arc<dyn ObjectStore>) -> Arc<dyn Store> {
+        match self.backend {
+            Backend::Sqlite => Arc::new(
+                SqliteStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
+                    .await
+                    .expect("open SQLite store"),
+            ),
+            Backend::Postgres => Arc::new(
+                PostgresStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
+                    .await
+                    .expect("open Postgres store"),
+            ),
+        }
+    }
+
+    /// Every file under the objects directory.
+    fn blob_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &FsPath, found: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read objects directory") {
+                let path = entry.expect("directory entry").path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.objects_dir(), &mut found);
+        found
+    }
+
+    /// The file holding the blob at `key` (found by its unique file name, so that the test
+    /// does not depend on how the local store maps encoded key segments to file names).
+    fn blob_file(&self, key: &str) -> PathBuf {
+        let file_name = key.rsplit('/').next().expect("key has a file name");
+        let matches: Vec<_> = self
+            .blob_files()
+            .into_iter()
+            .filter(|path| path.file_name().and_then(|name| name.to_str()) == Some(file_name))
+            .collect();
+        assert_eq!(
+            matches.len(),
+            1,
+            "blob {key} should be one file: {matches:?}"
+        );
+        matches.into_iter().next().expect("one match")
+    }
+
+    /// Best effort: a leftover schema only costs disk space.
+    async fn cleanup(&self) {
+        if let Some((server_url, schema)) = &self.postgres_schema
+            && let Ok(mut admin) = PgConnection::connect(server_url).await
+        {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .execute(&mut admin)
+            .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// Runs one scenario in its own task so that a panic still lets the schema be dropped.
+async fn run<F, Fut>(backend: Backend, scenario: F)
+where
+    F: FnOnce(Arc<Harness>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let harness = Arc::new(Harness::new(backend).await);
+    let outcome = tokio::spawn(scenario(Arc::clone(&harness))).await;
+    harness.cleanup().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::run(super::Backend::Sqlite, super::$scenario).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::run(super::Backend::Postgres, super::$scenario).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    unknown_document_loads_empty,
+    appends_get_consecutive_seqs_in_order,
+    updates_round_trip_byte_for_byte,
+    empty_append_changes_nothing,
+    concurrent_appenders_never_collide,
+    snapshot_compacts_the_log,
+    snapshot_outside_the_log_is_refused,
+    snapshot_blob_is_write_once,
+    altered_or_missing_blob_is_corrupt,
+    failed_blob_write_deletes_nothing,
+    same_point_snapshotted_twice_keeps_the_first,
+    loads_stay_consistent_during_compaction,
+    documents_are_isolated,
+    odd_document_names_work_end_to_end,
+    data_survives_reopening,
+    ready_on_an_empty_store,
+);
+
+fn id(name: &str) -> DocumentId {
+    DocumentId::parse(name).expect("valid test document name")
+}
+
+fn bytes(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn seqs(updates: &[StoredUpdate]) -> Vec<u64> {
+    updates.iter().map(|update| update.seq.0).collect()
+}
+
+fn payloads(updates: &[StoredUpdate]) -> Vec<Bytes> {
+    updates.iter().map(|update| update.update.clone()).collect()
+}
+
+async fn unknown_document_loads_empty(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("never-written");
+    assert_eq!(
+        store.load(&document).await.unwrap(),
+        StoredDocument::default()
+    );
+    assert!(
+        store
+            .updates_after(&document, Seq(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+}
+
+async fn appends_get_consecutive_seqs_in_order(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("ordered");
+    let first = store
+        .append_updates(&document, &[bytes("a"), bytes("b")])
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        AppendedRange {
+            first: Seq(1),
+            last: Seq(2)
+        }
+    );
+    let second = store
+        .append_updates(&document, &[bytes("c")])
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        AppendedRange {
+            first: Seq(3),
+            last: Seq(3)
+        }
+    );
+    let third = store
+        .append_updates(&document, &[bytes("d"), bytes("e"), bytes("f")])
+        .await
+        .unwrap();
+    assert_eq!(
+        third,
+        AppendedRange {
+            first: Seq(4),
+            last: Seq(6)
+        }
+    );
+
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(loaded.snapshot, None);
+    assert_eq!(loaded.last_seq, Seq(6));
+    assert_eq!(seqs(&loaded.updates), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        payloads(&loaded.updates),
+        ["a", "b", "c", "d", "e", "f"].map(bytes)
+    );
+
+    let tail = store.updates_after(&document, Seq(2)).await.unwrap();
+    assert_eq!(seqs(&tail), [3, 4, 5, 6]);
+    assert_eq!(tail[0].update, bytes("c"));
+    assert!(
+        store
+            .updates_after(&document, Seq(6))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .updates_after(&document, Seq(u64::MAX))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+}
+
+async fn updates_round_trip_byte_for_byte(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("binary");
+    let every_byte: Bytes = (0..=255u8).collect::<Vec<_>>().into();
+    let large: Bytes = (0..1024 * 1024)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let updates = [
+        Bytes::new(),
+        every_byte,
+        large,
+        Bytes::from_static(&[0, 0, 0]),
+    ];
+    store.append_updates(&document, &updates).await.unwrap();
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(payloads(&loaded.updates), updates);
+    store.close().await;
+}
+
+async fn empty_append_changes_nothing(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("empty-append");
+    assert_eq!(
+        store.append_updates(&document, &[]).await.unwrap(),
+        AppendedRange {
+            first: Seq(1),
+            last: Seq(0)
+        }
+    );
+    assert_eq!(
+        store.load(&document).await.unwrap(),
+        StoredDocument::default()
+    );
+    store
+        .append_updates(&document, &[bytes("a"), bytes("b")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.append_updates(&document, &[]).await.unwrap(),
+        AppendedRange {
+            first: Seq(3),
+            last: Seq(2)
+        }
+    );
+    assert_eq!(
+        store
+            .append_updates(&document, &[bytes("c")])
+            .await
+            .unwrap(),
+        AppendedRange {
+            first: Seq(3),
+            last: Seq(3)
+        }
+    );
+    store.close().await;
+}
+
+async fn concurrent_appenders_never_collide(harness: Arc<Harness>) {
+    const WRITERS: usize = 8;
+    const BATCHES: usize = 10;
+    let document = id("contended");
+    // Every writer is its own store instance, like separate server processes; the barrier
+    // makes them start appending together.
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let mut writers = JoinSet::new();
+    for writer in 0..WRITERS {
+        let store = harness.open().await;
+        let barrier = Arc::clone(&barrier);
+        let document = document.clone();
+        writers.spawn(async move {
+            barrier.wait().await;
+            let mut appended = Vec::new();
+            for batch in 0..BATCHES {
+                let updates: Vec<Bytes> = (0..=batch % 3)
+                    .map(|k| bytes(&format!("w{writer}-b{batch}-u{k}")))
+                    .collect();
+                let range = store.append_updates(&document, &updates).await.unwrap();
+                assert_eq!(range.last.0 + 1 - range.first.0, updates.len() as u64);
+                appended.push((range, updates));
+            }
+            store.close().await;
+            appended
+        });
+    }
+    // seq -> payload, from what each writer was told.
+    let mut assigned = BTreeMap::new();
+    while let Some(result) = writers.join_next().await {
+        let appended = result.unwrap();
+        let mut previous_last = Seq(0);
+        for (range, updates) in appended {
+            assert!(
+                range.first > previous_last,
+                "a writer's batches keep their order"
+            );
+            previous_last = range.last;
+            for (seq, update) in (range.first.0..=range.last.0).zip(updates) {
+                assert!(
+                    assigned.insert(seq, update).is_none(),
+                    "seq {seq} assigned twice"
+                );
+            }
+        }
+    }
+    let total = assigned.len() as u64;
+    assert_eq!(
+        total,
+        (WRITERS * (0..BATCHES).map(|b| b % 3 + 1).sum::<usize>()) as u64
+    );
+    assert_eq!(
+        assigned.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+
+    let store = harness.open().await;
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(loaded.last_seq, Seq(total));
+    assert_eq!(seqs(&loaded.updates), (1..=total).collect::<Vec<_>>());
+    assert_eq!(
+        payloads(&loaded.updates),
+        assigned.into_values().collect::<Vec<_>>()
+    );
+    store.close().await;
+}
+
+async fn snapshot_compacts_the_log(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("compacted");
+    store
+        .append_updates(&document, &[bytes("u1"), bytes("u2")])
+        .await
+        .unwrap();
+    store
+        .append_updates(&document, &[bytes("u3"), bytes("u4"), bytes("u5")])
+        .await
+        .unwrap();
+
+    let state = bytes("state up to 3");
+    let info = store
+        .write_snapshot(&document, Seq(3), state.clone())
+        .await
+        .unwrap();
+    assert_eq!(info.upto_seq, Seq(3));
+    assert_eq!(info.pruned_updates, 3);
+    assert_eq!(info.len, state.len() as u64);
+    assert_eq!(info.sha256_hex, sha256_hex(&state));
+    let file_name = info
+        .key
+        .strip_prefix("documents/compacted/snapshots/00000000000000000003-")
+        .unwrap_or_else(|| panic!("unexpected key {}", info.key));
+    let uuid = file_name.strip_suffix(".ydoc").expect("ends in .ydoc");
+    assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{uuid}");
+    assert_eq!(std::fs::read(harness.blob_file(&info.key)).unwrap(), state);
+
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(
+        loaded.snapshot,
+        Some(Snapshot {
+            upto_seq: Seq(3),
+            state: state.clone()
+        })
+    );
+    assert_eq!(seqs(&loaded.updates), [4, 5]);
+    assert_eq!(payloads(&loaded.updates), [bytes("u4"), bytes("u5")]);
+    assert_eq!(loaded.last_seq, Seq(5));
+    // Compacted updates are gone from the log: a caller catching up from before the snapshot
+    // sees the first seq jump and must load instead.
+    assert_eq!(
+        seqs(&store.updates_after(&document, Seq(0)).await.unwrap()),
+        [4, 5]
+    );
+
+    let state = bytes("state up to 5");
+    let info = store
+        .write_snapshot(&document, Seq(5), state.clone())
+        .await
+        .unwrap();
+    assert_eq!(info.pruned_updates, 2);
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(
+        loaded.snapshot,
+        Some(Snapshot {
+            upto_seq: Seq(5),
+            state
+        })
+    );
+    assert!(loaded.updates.is_empty());
+    assert_eq!(loaded.last_seq, Seq(5));
+
+    // Seqs are never reused after compaction.
+    assert_eq!(
+        store
+            .append_updates(&document, &[bytes("u6")])
+            .await
+            .unwrap(),
+        AppendedRange {
+            first: Seq(6),
+            last: Seq(6)
+        }
+    );
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(
+        loaded.snapshot.map(|snapshot| snapshot.upto_seq),
+        Some(Seq(5))
+    );
+    assert_eq!(seqs(&loaded.updates), [6]);
+    assert_eq!(loaded.last_seq, Seq(6));
+    // Snapshot blobs are kept (versions will point at them).
+    assert_eq!(harness.blob_files().len(), 2);
+    store.close().await;
+}
+
+async fn snapshot_outside_the_log_is_refused(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("short-log");
+    store
+        .append_updates(&document, &[bytes("u1"), bytes("u2")])
+        .await
+        .unwrap();
+    for upto_seq in [Seq(3), Seq(0), Seq(u64::MAX)] {
+        let error = store
+            .write_snapshot(&document, upto_seq, bytes("state"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::SnapshotBeyondLog { upto_seq: asked, last_seq: Seq(2) } if asked == upto_seq),
+            "{error:?}"
+        );
+        assert!(!error.is_unavailable());
+    }
+    let error = store
+        .write_snapshot(&id("unknown"), Seq(1), bytes("state"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::SnapshotBeyondLog {
+                last_seq: Seq(0),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Refused before anything was written.
+    assert!(harness.blob_files().is_empty());
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(loaded.snapshot, None);
+    assert_eq!(seqs(&loaded.updates), [1, 2]);
+    store.close().await;
+}
+
+async fn snapshot_blob_is_write_once(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("immutable");
+    store
+        .append_updates(&document, &[bytes("u1")])
+        .await
+        .unwrap();
+    let state = bytes("the one true state");
+    let info = store
+        .write_snapshot(&document, Seq(1), state.clone())
+        .await
+        .unwrap();
+
+    // Another writer trying to put at the same key with the store's own mode is refused.
+    let objects = harness.local_objects();
+    let key = Path::parse(&info.key).unwrap();
+    let error = objects
+        .put_opts(
+            &key,
+            PutPayload::from(bytes("tampered")),
+            PutMode::Create.into(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, object_store::Error::AlreadyExists { .. }),
+        "{error:?}"
+    );
+
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(
+        loaded.snapshot,
+        Some(Snapshot {
+            upto_seq: Seq(1),
+            state
+        })
+    );
+    store.close().await;
+}
+
+async fn altered_or_missing_blob_is_corrupt(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let document = id("damaged");
+    store
+        .append_updates(&document, &[bytes("u1"), bytes("u2")])
+        .await
+        .unwrap();
+    let info = store
+        .write_snapshot(&document, Seq(1), bytes("original"))
+        .await
+        .unwrap();
+    let file = harness.blob_file(&info.key);
+
+    let expect_corrupt = |result: Result<StoredDocument, StoreError>| {
+        let error = result.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+        assert!(!error.is_unavailable());
+    };
+    // Same length, other content: only the checksum can tell.
+    std::fs::write(&file, "0riginal").unwrap();
+    expect_corrupt(store.load(&document).await);
+    // Other length.
+    std::fs::write(&file, "original plus").unwrap();
+    expect_corrupt(store.load(&document).await);
+    // Gone.
+    std::fs::remove_file(&file).unwrap();
+    expect_corrupt(store.load(&document).await);
+
+    // The log itself is still readable for whoever repairs it.
+    assert_eq!(
+        seqs(&store.updates_after(&document, Seq(0)).await.unwrap()),
+        [2]
+    );
+    std::fs::write(&file, "original").unwrap();
+    assert_eq!(
+        store.load(&document).await.unwrap().snapshot.unwrap().state,
+        bytes("original")
+    );
+    store.close().await;
+}
+
+async fn failed_blob_write_deletes_nothing(harness: Arc<Harness>) {
+    let failing = harness
+        .open_with(Arc::new(FailingPuts(harness.local_objects())))
+        .await;
+    let document = id("unlucky");
+    failing
+        .append_updates(&document, &[bytes("u1"), bytes("u2"), bytes("u3")])
+        .await
+        .unwrap();
+    let error = failing
+        .write_snapshot(&document, Seq(2), bytes("state"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::ObjectStore(_)), "{error:?}");
+    assert!(error.is_unavailable());
+
+    let store = harness.open().await;
+    let loaded = store.load(&document).await.unwrap();
+    assert_eq!(loaded.snapshot, None);
+    assert_eq!(seqs(&loaded.updates), [1, 2, 3]);
+    assert_eq!(loaded.last_seq, Seq(3));
+    assert!(harness.blob_files().is_empty());
+
+    // Once the object store is back, the same compaction goes through.
+    let info = store
+        .write_snapshot(&document, Seq(2), bytes("state"))
+        .await
+        .unwrap();
+    assert_eq!(info.pruned_updates, 2);
+    failing.close().await;
+    store.close().await;
+}
+
+async fn same_point_snapshotted_twice_keeps_the_first(harness: Arc<Harness>) {
+    // Two store instances stand for two nodes compacting the same document.
+    let node_a = harness.open().await;
+    let node_b = harness.open().await;
+    let document = id("raced");
+    node_a
+        .append_updates(&document, &[bytes("u1"), bytes("u2"), bytes("u3")])
+        .await
+        .unwrap();
+    let first = node_a
+        .write_snapshot(&document, Seq(2), bytes("from a"))
+        .await
+        .unwrap();
+    let second = node_b
+        .write_snapshot(&document, Seq(2), bytes("from b"))
+        .await
+        .unwrap();
+    assert_eq!(first.pruned_updates, 2);
+    // The second node is told what is recorded, not what it tried to write.
+    assert_eq!(second.key, first.key);
+    assert_eq!(second.sha256_hex, sha256_hex(b"from a"));
+    assert_eq!(second.pruned_updates, 0);
+    // Its blob stays behind as an orphan: harmless, and no row points at it.
+    assert_eq!(harness.blob_files().len(), 2);
+
+    // A late snapshot at an older point does not hide the newer one.
+    let older = node_b
+        .write_snapshot(&document, Seq(1), bytes("older"))
+        .await
+        .unwrap();
+    assert_eq!(older.pruned_updates, 0);
+
+    for node in [&node_a, &node_b] {
+        let loaded = node.load(&document).await.unwrap();
+        assert_eq!(
+            loaded.snapshot,
+            Some(Snapshot {
+                upto_seq: Seq(2),
+                state: bytes("from a")
+            })
+        );
+        assert_eq!(seqs(&loaded.updates), [3]);
+    }
+    node_a.close().await;
+    node_b.close().await;
+}
+
+async fn loads_stay_consistent_during_compaction(harness: Arc<Harness>) {
+    const APPENDS: u64 = 60;
+    const SNAPSHOT_EVERY: u64 = 4;
+    let document = id("busy");
+    let writer = harness.open().await;
+    let reader = harness.open().await;
+    let done = Arc::new(AtomicBool::new(false));
+
+    let reading = {
+        let document = document.clone();
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut loads = 0;
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                // Every load must be a coherent picture: the snapshot state says which point
+                // it covers, and the updates continue right after it up to last_seq.
+                let loaded = reader.load(&document).await.unwrap();
+                let upto = loaded
+                    .snapshot
+                    .as_ref()
+                    .map_or(0, |snapshot| snapshot.upto_seq.0);
+                if let Some(snapshot) = &loaded.snapshot {
+                    assert_eq!(snapshot.state, bytes(&format!("state-{upto}")));
+                }
+                assert_eq!(
+                    seqs(&loaded.updates),
+                    (upto + 1..=loaded.last_seq.0).collect::<Vec<_>>()
+                );
+                for update in &loaded.updates {
+                    assert_eq!(update.update, bytes(&format!("u{}", update.seq)));
+                }
+                loads += 1;
+                if finished {
+                    break;
+                }
+            }
+            reader.close().await;
+            loads
+        })
+    };
+
+    for n in 1..=APPENDS {
+        let range = writer
+            .append_updates(&document, &[bytes(&format!("u{n}"))])
+            .await
+            .unwrap();
+        assert_eq!(range.first, Seq(n));
+        if n % SNAPSHOT_EVERY == 0 {
+            writer
+                .write_snapshot(&document, Seq(n), bytes(&format!("state-{n}")))
+                .await
+                .unwrap();
+        }
+    }
+    done.store(true, Ordering::Release);
+    let loads = reading.await.unwrap();
+    assert!(loads >= 1);
+    let loaded = writer.load(&document).await.unwrap();
+    assert_eq!(loaded.last_seq, Seq(APPENDS));
+    assert_eq!(
+        loaded.snapshot.map(|snapshot| snapshot.upto_seq),
+        Some(Seq(APPENDS))
+    );
+    writer.close().await;
+}
+
+async fn documents_are_isolated(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let (a, b, upper_a) = (id("a"), id("b"), id("A"));
+    for round in 0..3 {
+        store
+            .append_updates(&a, &[bytes(&format!("a{round}"))])
+            .await
+            .unwrap();
+        store
+            .append_updates(
+                &b,
+                &[bytes(&format!("b{round}")), bytes(&format!("b{round}'"))],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .append_updates(&upper_a, &[bytes("A0")])
+            .await
+            .unwrap(),
+        AppendedRange {
+            first: Seq(1),
+            last: Seq(1)
+        }
+    );
+    let info = store
+        .write_snapshot(&a, Seq(3), bytes("a state"))
+        .await
+        .unwrap();
+    assert_eq!(info.pruned_updates, 3);
+
+    let loaded_a = store.load(&a).await.unwrap();
+    assert_eq!(loaded_a.last_seq, Seq(3));
+    assert!(loaded_a.updates.is_empty());
+    let loaded_b = store.load(&b).await.unwrap();
+    assert_eq!(loaded_b.snapshot, None);
+    assert_eq!(loaded_b.last_seq, Seq(6));
+    assert_eq!(
+        payloads(&loaded_b.updates),
+        ["b0", "b0'", "b1", "b1'", "b2", "b2'"].map(bytes)
+    );
+    let loaded_upper_a = store.load(&upper_a).await.unwrap();
+    assert_eq!(payloads(&loaded_upper_a.updates), [bytes("A0")]);
+    assert_eq!(
+        seqs(&store.updates_after(&b, Seq(4)).await.unwrap()),
+        [5, 6]
+    );
+    store.close().await;
+}
+
+async fn odd_document_names_work_end_to_end(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let longest = "z".repeat(relais_storage::MAX_DOCUMENT_ID_BYTES);
+    let names = [
+        "a~b",
+        "team:notes.2026",
+        "x..y",
+        "-_-",
+        "~",
+        longest.as_str(),
+    ];
+    let mut keys = HashSet::new();
+    for name in names {
+        let document = id(name);
+        store
+            .append_updates(&document, &[bytes(name)])
+            .await
+            .unwrap();
+        let info = store
+            .write_snapshot(&document, Seq(1), bytes(&format!("state of {name}")))
+            .await
+            .unwrap();
+        // The name is one path segment of the key, whatever its characters.
+        assert_eq!(info.key.split('/').count(), 4, "{}", info.key);
+        assert!(keys.insert(info.key));
+    }
+    for name in names {
+        let loaded = store.load(&id(name)).await.unwrap();
+        assert_eq!(
+            loaded.snapshot.unwrap().state,
+            bytes(&format!("state of {name}"))
+        );
+    }
+    store.close().await;
+}
+
+async fn data_survives_reopening(harness: Arc<Harness>) {
+    let document = id("durable");
+    let before = {
+        let store = harness.open().await;
+        store
+            .append_updates(&document, &[bytes("u1"), bytes("u2"), bytes("u3")])
+            .await
+            .unwrap();
+        store
+            .write_snapshot(&document, Seq(2), bytes("state-2"))
+            .await
+            .unwrap();
+        store
+            .append_updates(&document, &[bytes("u4")])
+            .await
+            .unwrap();
+        let loaded = store.load(&document).await.unwrap();
+        store.close().await;
+        loaded
+    };
+    // A new instance runs the (already applied) migrations again and sees everything.
+    let store = harness.open().await;
+    let after = store.load(&document).await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.snapshot.as_ref().unwrap().state, bytes("state-2"));
+    assert_eq!(seqs(&after.updates), [3, 4]);
+    assert_eq!(
+        store
+            .append_updates(&document, &[bytes("u5")])
+            .await
+            .unwrap(),
+        AppendedRange {
+            first: Seq(5),
+            last: Seq(5)
+        }
+    );
+    store.close().await;
+}
+
+async fn ready_on_an_empty_store(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    store.check_ready().await.unwrap();
+    let expected = match harness.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(store.backend_name(), expected);
+    store.close().await;
+}
+
+/// The URL's `options=-c search_path=...` really puts every table, the migrations table
+/// included, in the test's schema; and `connect` picks the backend from the URL.
+#[tokio::test]
+async fn postgres_tables_land_in_the_url_schema() {
+    run(Backend::Postgres, |harness: Arc<Harness>| async move {
+        let config = StorageConfig {
+            database_url: harness.database_url.clone(),
+            object_store_url: format!("file://{}", harness.objects_dir().display()),
+            max_connections: MAX_CONNECTIONS,
+        };
+        let store = relais_storage::connect(&config).await.unwrap();
+        assert_eq!(store.backend_name(), "postgres");
+        store
+            .append_updates(&id("doc"), &[bytes("u1")])
+            .await
+            .unwrap();
+        store.close().await;
+
+        let (server_url, schema) = harness.postgres_schema.clone().unwrap();
+        let mut admin = PgConnection::connect(&server_url).await.unwrap();
+        let tables: Vec<String> = sqlx::query(
+            "SELECT table_name FROM information_schema.tables
+             WHERE table_schema = $1 ORDER BY table_name",
+        )
+        .bind(&schema)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("table_name"))
+        .collect();
+        assert_eq!(
+            tables,
+            [
+                "_sqlx_migrations",
+                "document_snapshots",
+                "document_updates",
+                "documents"
+            ]
+        );
+        let rows: i64 = sqlx::query(AssertSqlSafe(format!(
+            "SELECT count(*) AS n FROM {schema}.document_updates"
+        )))
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(rows, 1);
+        admin.close().await.unwrap();
+    })
+    .await;
+}
+
+/// `connect` creates the SQLite file's parent directories and the object directory.
+#[tokio::test]
+async fn sqlite_connect_creates_missing_directories() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = StorageConfig {
+        database_url: format!("sqlite://{}/a/b/relais.db", temp.path().display()),
+        object_store_url: format!("file://{}/c/objects", temp.path().display()),
+        max_connections: MAX_CONNECTIONS,
+    };
+    let store = relais_storage::connect(&config).await.unwrap();
+    assert_eq!(store.backend_name(), "sqlite");
+    store.check_ready().await.unwrap();
+    store
+        .append_updates(&id("doc"), &[bytes("u1")])
+        .await
+        .unwrap();
+    store
+        .write_snapshot(&id("doc"), Seq(1), bytes("s"))
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(temp.path().join("a/b/relais.db").is_file());
+    assert!(temp.path().join("c/objects/documents").is_dir());
+}
+
+/// An object store whose writes all fail, as when the bucket is unreachable.
+#[derive(Debug)]
+struct FailingPuts(Arc<dyn ObjectStore>);
+
+impl fmt::Display for FailingPuts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FailingPuts({})", self.0)
+    }
+}
+
+fn refused(operation: &str) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "FailingPuts",
+        source: format!("{operation} refused by the test").into(),
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FailingPuts {
+    async fn put_opts(
+        &self,
+        _location: &Path,
+        _payload: PutPayload,
+        _opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        Err(refused("put"))
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _location: &Path,
+        _opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        Err(refused("multipart put"))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.0.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.0.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        _from: &Path,
+        _to: &Path,
+        _options: CopyOptions,
+    ) -> object_store::Result<()> {
+        Err(refused("copy"))
+    }
+}

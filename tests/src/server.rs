@@ -1,0 +1,200 @@
+//! `TestServer`: the `relais` binary as a child process.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::Connection;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Which store the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Base URL of the Postgres server tests use; each test gets its own schema in it.
+pub fn postgres_url() -> String {
+    std::env::var("RELAIS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// The `relais` binary cargo built next to this test executable (or `RELAIS_BIN`).
+pub fn relais_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("RELAIS_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/relais
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
+    profile_dir.join("relais")
+}
+
+/// A running `relais` process with its own data directory and database.
+pub struct TestServer {
+    child: Option<Child>,
+    address: String,
+    data_dir: tempfile::TempDir,
+    database_url: String,
+    schema: Option<String>,
+    extra_args: Vec<String>,
+    stderr_log: PathBuf,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra command-line settings, e.g. `["--client-outbox-messages", "8"]`.
+    pub async fn start_with(backend: Backend, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let data_dir = tempfile::Builder::new().prefix("relais-test-").tempdir()?;
+        let (database_url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", data_dir.path().join("relais.db").display()), None),
+            Backend::Postgres => {
+                let schema = format!("relais_t_{}", uuid_like());
+                let mut connection = sqlx::PgConnection::connect(&postgres_url())
+                    .await
+                    .context("cannot reach Postgres for the test (is it running on 127.0.0.1:5432?)")?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut connection).await?;
+                connection.close().await?;
+                let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
+                (url, Some(schema))
+            }
+        };
+        let stderr_log = data_dir.path().join("relais.log");
+        let mut server = Self {
+            child: None,
+            address: String::new(),
+            data_dir,
+            database_url,
+            schema,
+            extra_args: extra_args.iter().map(ToString::to_string).collect(),
+            stderr_log,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr_log)?;
+        // Reuse the port after a restart so that clients reconnect to the same address.
+        let listen = if self.address.is_empty() { "127.0.0.1:0".to_owned() } else { self.address.clone() };
+        let mut child = Command::new(relais_binary())
+            .arg("serve")
+            .args(["--listen", &listen])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--database-url", &self.database_url])
+            .arg("--object-store")
+            .arg(format!("file://{}", self.data_dir.path().join("objects").display()))
+            .arg("--web-dir")
+            .arg(self.data_dir.path().join("no-web-client"))
+            .args(&self.extra_args)
+            .env("RELAIS_LOG", std::env::var("RELAIS_TEST_LOG").unwrap_or_else(|_| "info".to_owned()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", relais_binary().display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("relais did not print its address within 30 s")??;
+        let Some(line) = line else {
+            bail!("relais exited before listening; log:\n{}", self.log());
+        };
+        let address = line
+            .strip_prefix("relais listening on http://")
+            .with_context(|| format!("unexpected first line: {line}"))?;
+        self.address = address.to_owned();
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The y-websocket server URL (what a provider is given; the room name is appended).
+    pub fn ws_base(&self) -> String {
+        format!("ws://{}/yjs", self.address)
+    }
+
+    pub fn ws_url(&self, document: &str) -> String {
+        format!("ws://{}/yjs/{document}", self.address)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn terminate(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("server not running")?;
+        let pid = child.id().context("no pid")?;
+        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(tokio::time::timeout(within, child.wait()).await.context("relais did not exit in time")??)
+    }
+
+    /// Starts the server again on the same address, data directory and database.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            self.kill().await?;
+        }
+        self.spawn().await
+    }
+
+    /// A plain HTTP GET; returns status and body.
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let mut stream = tokio::net::TcpStream::connect(&self.address).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address);
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .context("no status line")?;
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Stops the server and drops its schema.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.kill().await?;
+        if let Some(schema) = self.schema.take() {
+            let mut connection = sqlx::PgConnection::connect(&postgres_url()).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut connection).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A unique enough suffix for schema and document names, without a uuid dependency.
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
