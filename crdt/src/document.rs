@@ -29,6 +29,10 @@ pub struct AwarenessChange {
     pub present: Vec<u64>,
     /// Client ids whose state was removed.
     pub removed: Vec<u64>,
+    /// The entries that changed, encoded for relaying, or `None` when nothing changed.
+    /// Stock clients send back every awareness update they apply, including other clients'
+    /// states; relaying only what advanced a clock stops those echoes from multiplying.
+    pub relay: Option<Vec<u8>>,
 }
 
 /// A document and its awareness. Owned by exactly one room; not shared between threads.
@@ -157,15 +161,15 @@ impl DocState {
     pub fn apply_awareness(&mut self, bytes: &[u8]) -> Result<AwarenessChange, CrdtError> {
         let update = parse_awareness_update(bytes).map_err(|e| malformed("awareness update", e))?;
         match self.awareness.apply_update_summary(update) {
-            Ok(Some(summary)) => Ok(AwarenessChange {
-                present: summary
-                    .added
-                    .iter()
-                    .chain(summary.updated.iter())
-                    .map(ClientID::get)
-                    .collect(),
-                removed: summary.removed.iter().map(ClientID::get).collect(),
-            }),
+            Ok(Some(summary)) => {
+                let changed = summary.all_changes();
+                let relay = self.awareness.update_with_clients(changed).ok().map(|update| update.encode_v1());
+                Ok(AwarenessChange {
+                    present: summary.added.iter().chain(summary.updated.iter()).map(ClientID::get).collect(),
+                    removed: summary.removed.iter().map(ClientID::get).collect(),
+                    relay,
+                })
+            }
             Ok(None) => Ok(AwarenessChange::default()),
             Err(error) => Err(malformed("awareness update", error)),
         }
@@ -316,6 +320,18 @@ mod tests {
         observer.apply_awareness(&awareness_bytes(&[(7, 1, "{}")])).unwrap();
         assert_eq!(observer.apply_awareness(&removal).unwrap().removed, vec![7]);
         assert_eq!(server.remove_awareness(&[8]), None);
+    }
+
+    #[test]
+    fn echoed_awareness_is_not_relayed_again() {
+        let mut server = DocState::new();
+        let state = awareness_bytes(&[(7, 3, r#"{"user":{"name":"Ana"}}"#)]);
+        assert!(server.apply_awareness(&state).unwrap().relay.is_some());
+        // Another client sends the same entry back with the same clock: nothing to relay.
+        assert_eq!(server.apply_awareness(&state).unwrap(), AwarenessChange::default());
+        // A renewal (higher clock, same content) is relayed: it keeps the state from expiring.
+        let renewal = awareness_bytes(&[(7, 4, r#"{"user":{"name":"Ana"}}"#)]);
+        assert!(server.apply_awareness(&renewal).unwrap().relay.is_some());
     }
 
     #[test]

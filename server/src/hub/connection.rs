@@ -74,7 +74,9 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
                     }
                     last_sent = Instant::now();
                 }
-                None => break Some(CloseReason::Internal),
+                // The room drops our outbox when it removes us; its reason, if any, is in the
+                // kick channel, which this select may not have polled yet.
+                None => break Some(kick.try_recv().unwrap_or(CloseReason::Internal)),
             },
             incoming = stream.next() => {
                 last_received = Instant::now();

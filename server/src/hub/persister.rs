@@ -35,8 +35,9 @@ pub(crate) enum PersistResult {
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
-/// Starts the persister of `document`. It ends when the room drops its job sender, after
-/// finishing the job at hand, so a room may exit while its last snapshot is being written.
+/// Starts the persister of `document`. Appends run one at a time, in order; snapshots run
+/// beside them. It ends when the room drops its job sender, after finishing the job at hand,
+/// so a room may exit while its last snapshot is being written.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     document: DocumentId,
@@ -47,19 +48,31 @@ pub(crate) fn spawn(
     // Room and persister alternate with at most two jobs outstanding, so results fit.
     let (result_sender, results) = mpsc::channel::<PersistResult>(4);
     let span = tracing::info_span!("persister", document = %document);
+    let snapshot_tracker = tracker.clone();
     tracker.spawn(
         async move {
             while let Some(job) = jobs.recv().await {
-                let result = match job {
+                match job {
                     PersistJob::Append { updates, watermark } => {
-                        append(&*store, &document, &updates, watermark, &hard_stop).await
+                        let result = append(&*store, &document, &updates, watermark, &hard_stop).await;
+                        // The room may be gone (it failed, or exited after its final snapshot).
+                        let _ = result_sender.send(result).await;
                     }
                     PersistJob::Snapshot { upto, state } => {
-                        PersistResult::Snapshotted(store.write_snapshot(&document, upto, state).await)
+                        // A slow or unreachable object store must not hold up commits, so
+                        // snapshots run beside appends; the room keeps at most one going.
+                        let store = store.clone();
+                        let document = document.clone();
+                        let result_sender = result_sender.clone();
+                        snapshot_tracker.spawn(
+                            async move {
+                                let outcome = store.write_snapshot(&document, upto, state).await;
+                                let _ = result_sender.send(PersistResult::Snapshotted(outcome)).await;
+                            }
+                            .in_current_span(),
+                        );
                     }
-                };
-                // The room may be gone (it failed, or exited after its final snapshot).
-                let _ = result_sender.send(result).await;
+                }
             }
         }
         .instrument(span),

@@ -306,7 +306,7 @@ impl Room {
                 }
                 Err(CrdtError::Panicked) => return Err(Poisoned),
             },
-            ClientMessage::Awareness(update) => match self.doc.apply_awareness(&update) {
+            ClientMessage::Awareness(bytes) => match self.doc.apply_awareness(&bytes) {
                 Ok(change) => {
                     if let Some(client) = self.clients.get_mut(&connection) {
                         client.awareness_ids.extend(change.present);
@@ -314,7 +314,11 @@ impl Room {
                             client.awareness_ids.remove(id);
                         }
                     }
-                    self.broadcast(&protocol::encode_awareness(&update).into(), Some(connection));
+                    if let Some(relay) = change.relay {
+                        // Back to the sender too: the stock client's liveness timer counts
+                        // only messages it receives, and reference servers echo as well.
+                        self.broadcast(&protocol::encode_awareness(&relay).into(), None);
+                    }
                 }
                 Err(_) => self.remove_client(connection, Some(CloseReason::InvalidPayload("awareness update"))),
             },
