@@ -34,6 +34,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RELAIS_OBJECT_STORE", value_name = "URL")]
     pub object_store: Option<String>,
 
+    /// NATS server shared by the nodes of a cluster, e.g. `nats://127.0.0.1:4222` [default: none, single node].
+    #[arg(long, env = "RELAIS_BUS_URL", value_name = "URL")]
+    pub bus_url: Option<String>,
+
     /// Built web client to serve at `/` [default: ./web-client/dist].
     #[arg(long, env = "RELAIS_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
@@ -107,6 +111,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub object_store: String,
+    pub bus_url: Option<String>,
     pub web_dir: PathBuf,
     pub log: String,
     pub log_format: LogFormat,
@@ -172,6 +177,7 @@ impl ServeArgs {
             data_dir: self.data_dir.or(file.data_dir),
             database_url: self.database_url.or(file.database_url),
             object_store: self.object_store.or(file.object_store),
+            bus_url: self.bus_url.or(file.bus_url),
             web_dir: self.web_dir.or(file.web_dir),
             log: self.log.or(file.log),
             log_format: self.log_format.or(file.log_format),
@@ -205,6 +211,11 @@ impl ServeArgs {
             .unwrap_or_else(|| format!("file://{}", data_dir.join("objects").display()));
         if !["file://", "s3://", "memory://"].iter().any(|scheme| object_store.starts_with(scheme)) {
             return Err(invalid("object_store", "must start with file://, s3:// or memory://"));
+        }
+        if let Some(url) = &args.bus_url
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(invalid("bus_url", "must start with nats:// or tls://"));
         }
         let positive = |setting: &'static str, value: Option<u64>, default: u64| match value {
             Some(0) => Err(invalid(setting, "must be greater than 0")),
@@ -249,6 +260,7 @@ impl ServeArgs {
             data_dir,
             database_url,
             object_store,
+            bus_url: args.bus_url,
             hub,
         })
     }

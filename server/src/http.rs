@@ -82,6 +82,11 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let check = tokio::time::timeout(Duration::from_secs(3), state.hub.store().check_ready()).await;
+    if let Some(bus) = state.hub.bus()
+        && !bus.is_connected()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: bus disconnected").into_response();
+    }
     match check {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(error)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}")).into_response(),

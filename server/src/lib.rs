@@ -3,6 +3,7 @@
 //! This is the only crate that depends on both `relais-crdt` (what documents mean) and
 //! `relais-storage` (where bytes rest). It owns every network input and its limits.
 
+pub mod bus;
 pub mod close;
 pub mod config;
 pub mod http;
@@ -42,8 +43,12 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let address = listener.local_addr()?;
 
     let tracker = TaskTracker::new();
+    let bus = match &config.bus_url {
+        Some(url) => Some(bus::Bus::connect(url, &tracker).await.context("cannot join the bus")?),
+        None => None,
+    };
     let hard_stop = CancellationToken::new();
-    let hub = Hub::new(store.clone(), config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
+    let hub = Hub::new(store.clone(), bus, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
     let state = AppState { hub: hub.clone(), config: Arc::new(config) };
     let app = http::router(state);
 

@@ -16,6 +16,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve documents over websockets, and the web client over HTTP.
+    // The last occurrence of a setting wins, so wrappers can append overrides.
+    #[command(args_override_self = true)]
     Serve(ServeArgs),
 }
 

@@ -8,7 +8,7 @@ pub mod server;
 pub mod yclient;
 
 pub use node::NodeClient;
-pub use server::{Backend, TestServer};
+pub use server::{Backend, TestCluster, TestServer};
 pub use yclient::{Closed, YClient};
 
 use std::future::Future;

@@ -54,18 +54,30 @@ impl TestServer {
         let (database_url, schema) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", data_dir.path().join("relais.db").display()), None),
             Backend::Postgres => {
-                let schema = format!("relais_t_{}", uuid_like());
-                let mut connection = sqlx::PgConnection::connect(&postgres_url())
-                    .await
-                    .context("cannot reach Postgres for the test (is it running on 127.0.0.1:5432?)")?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut connection).await?;
-                connection.close().await?;
-                let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
+                let (url, schema) = create_schema().await?;
                 (url, Some(schema))
             }
         };
+        let mut server = Self::new(data_dir, database_url, schema, extra_args);
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    /// Starts one node of a cluster on a shared database and object directory; the schema
+    /// belongs to the caller (see [`TestCluster`]).
+    pub async fn start_node(database_url: &str, objects: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let data_dir = tempfile::Builder::new().prefix("relais-node-").tempdir()?;
+        let mut args: Vec<&str> = extra_args.to_vec();
+        let objects = format!("file://{}", objects.display());
+        args.extend(["--object-store", objects.as_str()]);
+        let mut server = Self::new(data_dir, database_url.to_owned(), None, &args);
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    fn new(data_dir: tempfile::TempDir, database_url: String, schema: Option<String>, extra_args: &[&str]) -> Self {
         let stderr_log = data_dir.path().join("relais.log");
-        let mut server = Self {
+        Self {
             child: None,
             address: String::new(),
             data_dir,
@@ -73,9 +85,7 @@ impl TestServer {
             schema,
             extra_args: extra_args.iter().map(ToString::to_string).collect(),
             stderr_log,
-        };
-        server.spawn().await?;
-        Ok(server)
+        }
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
@@ -92,6 +102,7 @@ impl TestServer {
             .arg(format!("file://{}", self.data_dir.path().join("objects").display()))
             .arg("--web-dir")
             .arg(self.data_dir.path().join("no-web-client"))
+            // Later arguments win, so extra ones may override the defaults above.
             .args(&self.extra_args)
             .env("RELAIS_LOG", std::env::var("RELAIS_TEST_LOG").unwrap_or_else(|_| "info".to_owned()))
             .stdin(Stdio::null())
@@ -184,10 +195,61 @@ impl TestServer {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.kill().await?;
         if let Some(schema) = self.schema.take() {
-            let mut connection = sqlx::PgConnection::connect(&postgres_url()).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut connection).await?;
+            drop_schema(&schema).await?;
         }
         Ok(())
+    }
+}
+
+/// Creates a fresh schema; returns the database URL selecting it, and its name.
+pub async fn create_schema() -> anyhow::Result<(String, String)> {
+    let schema = format!("relais_t_{}", uuid_like());
+    let mut connection = sqlx::PgConnection::connect(&postgres_url())
+        .await
+        .context("cannot reach Postgres for the test (is it running on 127.0.0.1:5432?)")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut connection).await?;
+    connection.close().await?;
+    Ok((format!("{}?options=-c%20search_path%3D{schema}", postgres_url()), schema))
+}
+
+/// Drops a schema made by [`create_schema`].
+pub async fn drop_schema(schema: &str) -> anyhow::Result<()> {
+    let mut connection = sqlx::PgConnection::connect(&postgres_url()).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut connection).await?;
+    Ok(())
+}
+
+/// The NATS server nodes of a test cluster share (`RELAIS_TEST_NATS_URL` overrides).
+pub fn nats_url() -> String {
+    std::env::var("RELAIS_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// Several `relais` processes sharing one Postgres schema, one object directory and the bus.
+pub struct TestCluster {
+    pub nodes: Vec<TestServer>,
+    schema: String,
+    _objects: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub async fn start(count: usize, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let (database_url, schema) = create_schema().await?;
+        let objects = tempfile::Builder::new().prefix("relais-objects-").tempdir()?;
+        let bus = nats_url();
+        let mut args = vec!["--bus-url", bus.as_str()];
+        args.extend_from_slice(extra_args);
+        let mut nodes = Vec::with_capacity(count);
+        for _ in 0..count {
+            nodes.push(TestServer::start_node(&database_url, objects.path(), &args).await?);
+        }
+        Ok(Self { nodes, schema, _objects: objects })
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for node in self.nodes {
+            node.stop().await?;
+        }
+        drop_schema(&self.schema).await
     }
 }
 

@@ -45,9 +45,21 @@ pub struct YClient {
 impl YClient {
     /// Connects and starts the sync exchange.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with_doc(url, Doc::new()).await
+    }
+
+    /// Connects again, possibly to another node, with the same replica: like the stock
+    /// provider after a disconnect, it sends what the server lacks and receives what it lacks.
+    pub async fn reconnect(&self, url: &str) -> anyhow::Result<Self> {
+        self.close();
+        let client = Self::connect_with_doc(url, self.doc.clone()).await?;
+        client.wait_synced(Duration::from_secs(10)).await?;
+        Ok(client)
+    }
+
+    async fn connect_with_doc(url: &str, doc: Doc) -> anyhow::Result<Self> {
         let (socket, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("cannot connect to {url}"))?;
         let (mut sink, mut stream) = socket.split();
-        let doc = Doc::new();
         let awareness = Arc::new(Mutex::new(Awareness::new(doc.clone())));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (outgoing, mut outgoing_receiver) = mpsc::unbounded_channel::<WsMessage>();

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 pub use connection::serve_connection;
 pub(crate) use room::RoomHandle;
 
+use crate::bus::Bus;
 use crate::config::HubConfig;
 
 /// Identifies one websocket connection for the lifetime of the process.
@@ -41,6 +42,7 @@ pub struct Hub {
 struct HubInner {
     rooms: Mutex<HashMap<DocumentId, RoomHandle>>,
     store: Arc<dyn Store>,
+    bus: Option<Bus>,
     config: HubConfig,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -54,6 +56,7 @@ impl Hub {
     /// `shutdown` starts a graceful stop; `hard_stop` ends retries when the grace period is over.
     pub fn new(
         store: Arc<dyn Store>,
+        bus: Option<Bus>,
         config: HubConfig,
         tracker: TaskTracker,
         shutdown: CancellationToken,
@@ -63,6 +66,7 @@ impl Hub {
             inner: Arc::new(HubInner {
                 rooms: Mutex::new(HashMap::new()),
                 store,
+                bus,
                 config,
                 tracker,
                 shutdown,
@@ -80,6 +84,11 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The bus to other nodes, if configured.
+    pub fn bus(&self) -> Option<&Bus> {
+        self.inner.bus.as_ref()
     }
 
     pub fn shutdown_token(&self) -> &CancellationToken {

@@ -20,16 +20,21 @@ pub(crate) enum PersistJob {
     Append { updates: Vec<Bytes>, watermark: Seq },
     /// Write a snapshot of the whole document covering every update up to `upto`.
     Snapshot { upto: Seq, state: Bytes },
+    /// Read what other nodes committed after `watermark` (a gap seen on the bus).
+    CatchUp { watermark: Seq },
 }
 
 /// What the persister reports back.
 pub(crate) enum PersistResult {
     /// The updates were committed with seqs `range`. `catch_up` holds updates written by other
     /// processes between the room's watermark and `range.first`, which the room must apply.
-    Appended { range: AppendedRange, catch_up: Vec<StoredUpdate> },
+    Appended { range: AppendedRange, catch_up: Vec<CatchUpItem> },
     /// The append could not be committed: the store refused it, or shutdown came first.
     AppendFailed,
     Snapshotted(Result<SnapshotInfo, StoreError>),
+    /// Updates after the requested watermark, in seq order; may start with a whole-document
+    /// snapshot state when the missing updates were already compacted.
+    CaughtUp(Vec<CatchUpItem>),
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -57,6 +62,10 @@ pub(crate) fn spawn(
                         let result = append(&*store, &document, &updates, watermark, &hard_stop).await;
                         // The room may be gone (it failed, or exited after its final snapshot).
                         let _ = result_sender.send(result).await;
+                    }
+                    PersistJob::CatchUp { watermark } => {
+                        let updates = fetch_after(&*store, &document, watermark, &hard_stop).await.unwrap_or_default();
+                        let _ = result_sender.send(PersistResult::CaughtUp(updates)).await;
                     }
                     PersistJob::Snapshot { upto, state } => {
                         // A slow or unreachable object store must not hold up commits, so
@@ -95,23 +104,42 @@ async fn append(
     if range.first > watermark.next() {
         // Another process appended to this document since we last looked: fetch what lies
         // between, so that the room's state and watermark stay gap-free.
-        let Some(mut fetched) = retry(hard_stop, "catch up", || store.updates_after(document, watermark)).await else {
+        let Some(mut fetched) = fetch_after(store, document, watermark, hard_stop).await else {
             return PersistResult::AppendFailed;
         };
-        let mut snapshot = None;
-        if fetched.first().is_none_or(|update| update.seq != watermark.next()) {
-            // What we missed was already compacted into a snapshot: take the whole stored
-            // document instead. Applying a full state is idempotent for a Yjs document.
-            let Some(stored) = retry(hard_stop, "reload", || store.load(document)).await else {
-                return PersistResult::AppendFailed;
-            };
-            snapshot = stored.snapshot.map(|s| StoredUpdate { seq: s.upto_seq, update: s.state });
-            fetched = stored.updates;
-        }
-        fetched.retain(|update| update.seq < range.first);
-        catch_up = snapshot.into_iter().chain(fetched).collect();
+        fetched.retain(|item| item.stored.seq < range.first || item.is_whole_document);
+        catch_up = fetched;
     }
     PersistResult::Appended { range, catch_up }
+}
+
+/// An update fetched from the store to fill a gap.
+pub(crate) struct CatchUpItem {
+    pub(crate) stored: StoredUpdate,
+    /// The whole document as of `stored.seq` (a snapshot), rather than one update.
+    pub(crate) is_whole_document: bool,
+}
+
+/// Updates after `watermark`. If some were already compacted into a snapshot, the whole
+/// stored document instead: applying a full state is idempotent for a Yjs document.
+async fn fetch_after(
+    store: &dyn Store,
+    document: &DocumentId,
+    watermark: Seq,
+    hard_stop: &CancellationToken,
+) -> Option<Vec<CatchUpItem>> {
+    let fetched = retry(hard_stop, "catch up", || store.updates_after(document, watermark)).await?;
+    let contiguous = fetched.first().is_none_or(|update| update.seq == watermark.next());
+    if contiguous {
+        return Some(fetched.into_iter().map(|stored| CatchUpItem { stored, is_whole_document: false }).collect());
+    }
+    let stored = retry(hard_stop, "reload", || store.load(document)).await?;
+    let snapshot = stored.snapshot.map(|snapshot| CatchUpItem {
+        stored: StoredUpdate { seq: snapshot.upto_seq, update: snapshot.state },
+        is_whole_document: true,
+    });
+    let updates = stored.updates.into_iter().map(|stored| CatchUpItem { stored, is_whole_document: false });
+    Some(snapshot.into_iter().chain(updates).collect())
 }
 
 /// Runs `operation` until it succeeds, backing off while the store is unavailable. Gives up

@@ -18,8 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, warn};
 
-use super::persister::{self, PersistJob, PersistResult};
+use super::persister::{self, CatchUpItem, PersistJob, PersistResult};
 use super::{ConnectionId, Hub};
+use crate::bus::{self, BusEvent};
 use crate::close::CloseReason;
 
 /// A message from a client, already framed and owned.
@@ -101,6 +102,10 @@ struct Room {
     persist_jobs: mpsc::Sender<PersistJob>,
     persist_results: mpsc::Receiver<PersistResult>,
     empty_since: Option<Instant>,
+    /// This document's bus subscription, when several nodes share the store.
+    subscription: Option<async_nats::Subscriber>,
+    catch_up_in_flight: bool,
+    catch_up_wanted: bool,
 }
 
 /// Starts the room task of `document`; it loads the document before serving its inbox.
@@ -123,6 +128,19 @@ pub(super) fn spawn(hub: Hub, document: DocumentId, generation: u64, inbox: mpsc
 }
 
 async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::Receiver<RoomCommand>) {
+    // Subscribe before loading: whatever another node commits after our read arrives on the
+    // bus, and whatever it committed before is in what we read. Duplicates are dropped by seq.
+    let subscription = match hub.bus() {
+        Some(bus) => match bus.subscribe(&document).await {
+            Ok(subscription) => Some(subscription),
+            Err(error) => {
+                error!(error = %error, "cannot subscribe to the document on the bus");
+                refuse_joins(&hub, &document, generation, &mut inbox).await;
+                return;
+            }
+        },
+        None => None,
+    };
     let loaded = tokio::select! {
         loaded = hub.store().load(&document) => loaded,
         () = hub.shutdown_token().cancelled() => {
@@ -134,13 +152,7 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
         Ok(built) => built,
         Err(load_error) => {
             error!(error = %load_error, "cannot load document; closing its clients");
-            hub.remove_room(&document, generation);
-            inbox.close();
-            while let Some(command) = inbox.recv().await {
-                if let RoomCommand::Join { kick, .. } = command {
-                    let _ = kick.send(CloseReason::Internal);
-                }
-            }
+            refuse_joins(&hub, &document, generation, &mut inbox).await;
             return;
         }
     };
@@ -159,8 +171,22 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
         persist_jobs,
         persist_results,
         empty_since: Some(Instant::now()),
+        subscription,
+        catch_up_in_flight: false,
+        catch_up_wanted: false,
     };
     room.serve(inbox).await;
+}
+
+/// The room cannot start: leave the registry and close whoever tried to join.
+async fn refuse_joins(hub: &Hub, document: &DocumentId, generation: u64, inbox: &mut mpsc::Receiver<RoomCommand>) {
+    hub.remove_room(document, generation);
+    inbox.close();
+    while let Some(command) = inbox.recv().await {
+        if let RoomCommand::Join { kick, .. } = command {
+            let _ = kick.send(CloseReason::Internal);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +222,11 @@ impl Room {
         let mut idle_check = tokio::time::interval(grace.max(Duration::from_millis(50)) / 2);
         idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutting_down = false;
+        let mut reconnects = self.hub.bus().map(|bus| {
+            let mut receiver = bus.reconnects();
+            receiver.borrow_and_update();
+            receiver
+        });
         loop {
             tokio::select! {
                 command = inbox.recv(), if !shutting_down => match command {
@@ -212,6 +243,16 @@ impl Room {
                         self.fail();
                         return;
                     }
+                }
+                Some(event) = bus::next_event(&mut self.subscription) => {
+                    if let Err(Poisoned) = self.on_bus_event(event) {
+                        self.fail();
+                        return;
+                    }
+                }
+                Some(()) = changed(&mut reconnects) => {
+                    // We may have missed events while the bus was away.
+                    self.request_catch_up();
                 }
                 () = shutdown.cancelled(), if !shutting_down => {
                     shutting_down = true;
@@ -318,6 +359,7 @@ impl Room {
                         // Back to the sender too: the stock client's liveness timer counts
                         // only messages it receives, and reference servers echo as well.
                         self.broadcast(&protocol::encode_awareness(&relay).into(), None);
+                        self.publish_awareness(relay);
                     }
                 }
                 Err(_) => self.remove_client(connection, Some(CloseReason::InvalidPayload("awareness update"))),
@@ -368,20 +410,20 @@ impl Room {
     fn on_persisted(&mut self, result: PersistResult) -> Result<(), Poisoned> {
         match result {
             PersistResult::Appended { range, catch_up } => {
-                for update in catch_up {
-                    match self.doc.apply_update(&update.update) {
-                        Ok(applied) => {
-                            if let Some(delta) = applied.delta {
-                                self.broadcast(&protocol::encode_update(&delta).into(), None);
-                            }
-                        }
-                        Err(CrdtError::Malformed { .. }) => error!(seq = update.seq.0, "stored update is unreadable"),
-                        Err(CrdtError::Panicked) => return Err(Poisoned),
-                    }
+                // When everything below `range.first` is applied (the persister fetched any
+                // gap), the watermark may jump to the end of our own batch.
+                if self.apply_catch_up(catch_up)? && self.watermark.next() >= range.first {
+                    self.watermark = self.watermark.max(range.last);
+                } else {
+                    self.request_catch_up();
                 }
-                self.watermark = range.last;
                 let batch = self.in_flight.take().unwrap_or_default();
                 self.updates_since_snapshot += batch.len() as u64;
+                if let Some(bus) = self.hub.bus() {
+                    let updates = batch.iter().map(|pending| pending.delta.clone()).collect();
+                    let event = BusEvent::Committed { node: bus.node(), first_seq: range.first, last_seq: range.last, updates };
+                    bus.publish(&self.document, &event);
+                }
                 for pending in batch {
                     self.broadcast(&protocol::encode_update(&pending.delta).into(), pending.origin);
                 }
@@ -389,6 +431,17 @@ impl Room {
                     self.start_snapshot();
                 }
                 self.start_commit();
+                if self.catch_up_wanted && !self.catch_up_in_flight {
+                    self.catch_up_wanted = false;
+                    self.request_catch_up();
+                }
+            }
+            PersistResult::CaughtUp(items) => {
+                self.catch_up_in_flight = false;
+                self.apply_catch_up(items)?;
+                if std::mem::take(&mut self.catch_up_wanted) {
+                    self.request_catch_up();
+                }
             }
             PersistResult::AppendFailed => {
                 // Nothing of it was relayed, so its authors still hold it as unconfirmed: make
@@ -415,6 +468,92 @@ impl Room {
             }
         }
         Ok(())
+    }
+
+    /// Applies updates other nodes committed, in seq order, relaying what is new to our
+    /// clients and advancing the watermark. Stops at a gap, asks for another catch-up and
+    /// returns false.
+    fn apply_catch_up(&mut self, items: Vec<CatchUpItem>) -> Result<bool, Poisoned> {
+        for item in items {
+            let seq = item.stored.seq;
+            if !item.is_whole_document {
+                if seq <= self.watermark {
+                    continue;
+                }
+                if seq != self.watermark.next() {
+                    self.request_catch_up();
+                    return Ok(false);
+                }
+            }
+            self.apply_remote(&item.stored.update, seq)?;
+            self.watermark = self.watermark.max(seq);
+        }
+        Ok(true)
+    }
+
+    fn apply_remote(&mut self, update: &[u8], seq: Seq) -> Result<(), Poisoned> {
+        match self.doc.apply_update(update) {
+            Ok(applied) => {
+                if let Some(delta) = applied.delta {
+                    self.broadcast(&protocol::encode_update(&delta).into(), None);
+                }
+                Ok(())
+            }
+            Err(CrdtError::Malformed { .. }) => {
+                error!(seq = seq.0, "a committed update is unreadable; skipping it");
+                Ok(())
+            }
+            Err(CrdtError::Panicked) => Err(Poisoned),
+        }
+    }
+
+    fn on_bus_event(&mut self, event: BusEvent) -> Result<(), Poisoned> {
+        let own_node = self.hub.bus().map(|bus| bus.node());
+        match event {
+            BusEvent::Committed { node, .. } | BusEvent::Awareness { node, .. } if Some(node) == own_node => {}
+            BusEvent::Committed { first_seq, last_seq, updates, .. } => {
+                if last_seq <= self.watermark {
+                    return Ok(());
+                }
+                if first_seq > self.watermark.next() || updates.is_empty() {
+                    self.request_catch_up();
+                    return Ok(());
+                }
+                for (offset, update) in updates.iter().enumerate() {
+                    let seq = Seq(first_seq.0 + offset as u64);
+                    if seq <= self.watermark {
+                        continue;
+                    }
+                    self.apply_remote(update, seq)?;
+                    self.watermark = seq;
+                }
+            }
+            BusEvent::Awareness { update, .. } => {
+                if let Ok(change) = self.doc.apply_awareness(&update)
+                    && let Some(relay) = change.relay
+                {
+                    self.broadcast(&protocol::encode_awareness(&relay).into(), None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn request_catch_up(&mut self) {
+        if self.catch_up_in_flight {
+            self.catch_up_wanted = true;
+            return;
+        }
+        match self.persist_jobs.try_send(PersistJob::CatchUp { watermark: self.watermark }) {
+            Ok(()) => self.catch_up_in_flight = true,
+            Err(_) => self.catch_up_wanted = true,
+        }
+    }
+
+    fn publish_awareness(&self, update: Vec<u8>) {
+        if let Some(bus) = self.hub.bus() {
+            bus.publish(&self.document, &BusEvent::Awareness { node: bus.node(), update: update.into() });
+        }
     }
 
     fn start_snapshot(&mut self) {
@@ -481,6 +620,7 @@ impl Room {
         let ids: Vec<u64> = client.awareness_ids.into_iter().collect();
         if let Some(removal) = self.doc.remove_awareness(&ids) {
             self.broadcast(&protocol::encode_awareness(&removal).into(), None);
+            self.publish_awareness(removal);
         }
         if self.clients.is_empty() {
             self.empty_since = Some(Instant::now());
@@ -500,3 +640,11 @@ impl Room {
 
 /// The document engine panicked; the room must not go on with this state.
 struct Poisoned;
+
+/// Resolves when the watched counter changes; never without a watch.
+async fn changed(receiver: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    match receiver {
+        Some(receiver) => receiver.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
