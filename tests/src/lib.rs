@@ -3,6 +3,7 @@
 //! y-websocket client built on `yrs` and `tokio-tungstenite`, the npm `y-websocket` provider
 //! driven through `node/yclient.mjs`, and raw websockets for malformed input.
 
+pub mod moto;
 pub mod node;
 pub mod server;
 pub mod yclient;

@@ -40,6 +40,7 @@ pub struct TestServer {
     database_url: String,
     schema: Option<String>,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     stderr_log: PathBuf,
 }
 
@@ -50,17 +51,7 @@ impl TestServer {
 
     /// Starts a server with extra command-line settings, e.g. `["--client-outbox-messages", "8"]`.
     pub async fn start_with(backend: Backend, extra_args: &[&str]) -> anyhow::Result<Self> {
-        let data_dir = tempfile::Builder::new().prefix("relais-test-").tempdir()?;
-        let (database_url, schema) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", data_dir.path().join("relais.db").display()), None),
-            Backend::Postgres => {
-                let (url, schema) = create_schema().await?;
-                (url, Some(schema))
-            }
-        };
-        let mut server = Self::new(data_dir, database_url, schema, extra_args);
-        server.spawn().await?;
-        Ok(server)
+        Self::start_with_env(backend, extra_args, Vec::new()).await
     }
 
     /// Starts one node of a cluster on a shared database and object directory; the schema
@@ -84,8 +75,25 @@ impl TestServer {
             database_url,
             schema,
             extra_args: extra_args.iter().map(ToString::to_string).collect(),
+            env: Vec::new(),
             stderr_log,
         }
+    }
+
+    /// Like [`TestServer::start_with`], with extra environment variables.
+    pub async fn start_with_env(backend: Backend, extra_args: &[&str], env: Vec<(String, String)>) -> anyhow::Result<Self> {
+        let data_dir = tempfile::Builder::new().prefix("relais-test-").tempdir()?;
+        let (database_url, schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", data_dir.path().join("relais.db").display()), None),
+            Backend::Postgres => {
+                let (url, schema) = create_schema().await?;
+                (url, Some(schema))
+            }
+        };
+        let mut server = Self::new(data_dir, database_url, schema, extra_args);
+        server.env = env;
+        server.spawn().await?;
+        Ok(server)
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
@@ -105,6 +113,7 @@ impl TestServer {
             // Later arguments win, so extra ones may override the defaults above.
             .args(&self.extra_args)
             .env("RELAIS_LOG", std::env::var("RELAIS_TEST_LOG").unwrap_or_else(|_| "info".to_owned()))
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
