@@ -37,7 +37,7 @@ pub enum BusError {
 pub enum BusEvent {
     /// Updates committed with seqs `first_seq..=last_seq`. `updates` is empty when they were too
     /// large for one bus message: receivers then read them from the store.
-    Committed { node: u64, first_seq: Seq, last_seq: Seq, updates: Vec<Bytes> },
+    Committed { node: u64, committed_at_ms: u64, first_seq: Seq, last_seq: Seq, updates: Vec<Bytes> },
     /// An awareness update (presence), already filtered to what changed.
     Awareness { node: u64, update: Bytes },
 }
@@ -49,9 +49,10 @@ impl BusEvent {
     pub fn encode(&self) -> Bytes {
         let mut out = BytesMut::new();
         match self {
-            BusEvent::Committed { node, first_seq, last_seq, updates } => {
+            BusEvent::Committed { node, committed_at_ms, first_seq, last_seq, updates } => {
                 out.put_u8(TAG_COMMITTED);
                 out.put_u64(*node);
+                out.put_u64(*committed_at_ms);
                 out.put_u64(first_seq.0);
                 out.put_u64(last_seq.0);
                 out.put_u32(updates.len() as u32);
@@ -75,6 +76,7 @@ impl BusEvent {
         match reader.u8()? {
             TAG_COMMITTED => {
                 let node = reader.u64()?;
+                let committed_at_ms = reader.u64()?;
                 let first_seq = Seq(reader.u64()?);
                 let last_seq = Seq(reader.u64()?);
                 let count = reader.u32()? as usize;
@@ -86,7 +88,7 @@ impl BusEvent {
                     let length = reader.u32()? as usize;
                     updates.push(reader.take(length)?);
                 }
-                reader.at_end().then_some(BusEvent::Committed { node, first_seq, last_seq, updates })
+                reader.at_end().then_some(BusEvent::Committed { node, committed_at_ms, first_seq, last_seq, updates })
             }
             TAG_AWARENESS => {
                 let node = reader.u64()?;
@@ -239,6 +241,11 @@ pub async fn next_event(subscription: &mut Option<async_nats::Subscriber>) -> Op
     }
 }
 
+/// Milliseconds since the Unix epoch, for measuring bus lag across nodes.
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 fn redact(url: &str) -> String {
     match url.split_once('@') {
         Some((scheme_and_credentials, host)) => {
@@ -258,11 +265,12 @@ mod tests {
         let events = [
             BusEvent::Committed {
                 node: 7,
+                committed_at_ms: 1_700_000_000_000,
                 first_seq: Seq(3),
                 last_seq: Seq(4),
                 updates: vec![Bytes::from_static(b"ab"), Bytes::from_static(b"")],
             },
-            BusEvent::Committed { node: 7, first_seq: Seq(3), last_seq: Seq(9), updates: vec![] },
+            BusEvent::Committed { node: 7, committed_at_ms: 0, first_seq: Seq(3), last_seq: Seq(9), updates: vec![] },
             BusEvent::Awareness { node: 1, update: Bytes::from_static(&[1, 2, 3]) },
         ];
         for event in events {

@@ -47,7 +47,8 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/yjs/{document}", get(yjs))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
     let router = if web_dir.join("index.html").is_file() {
         let index = ServeFile::new(web_dir.join("index.html"));
         router.fallback_service(ServeDir::new(&web_dir).fallback(index))
@@ -92,6 +93,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Err(error)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}")).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: storage check timed out").into_response(),
     }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let hub = &state.hub;
+    let metrics = hub.metrics();
+    metrics.connections.set(hub.connections() as i64);
+    metrics.open_rooms.set(hub.open_rooms() as i64);
+    if let Some(bus) = hub.bus() {
+        metrics.bus_dropped.set(bus.dropped() as i64);
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        metrics.render(),
+    )
 }
 
 async fn no_web_client() -> impl IntoResponse {

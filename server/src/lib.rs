@@ -7,6 +7,7 @@ pub mod bus;
 pub mod close;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod hub;
 
 use std::sync::Arc;
@@ -48,7 +49,8 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         None => None,
     };
     let hard_stop = CancellationToken::new();
-    let hub = Hub::new(store.clone(), bus, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
+    let metrics = Arc::new(metrics::Metrics::new());
+    let hub = Hub::new(store.clone(), bus, metrics, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
     let state = AppState { hub: hub.clone(), config: Arc::new(config) };
     let app = http::router(state);
 

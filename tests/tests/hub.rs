@@ -185,6 +185,12 @@ async fn malformed_frames_close_only_their_sender() -> anyhow::Result<()> {
     }
     let log = server.log();
     assert!(!log.contains("panicked"), "{log}");
+    let (status, metrics) = server.get("/metrics").await?;
+    assert_eq!(status, 200);
+    for code in [1002, 1003, 1007, 1009] {
+        assert!(metrics.contains(&format!("relais_closes_total{{code=\"{code}\"}}")), "{metrics}");
+    }
+    assert!(metrics.contains("relais_updates_committed_total"), "{metrics}");
     server.stop().await?;
     Ok(())
 }
@@ -303,15 +309,19 @@ async fn snapshots_compact_the_log_and_reload_identically() -> anyhow::Result<()
         }
         let observer = YClient::connect_synced(&url).await?;
         observer.wait_text(&writer.text(), WAIT).await?;
+        let snapshot_dir = server.data_dir().join("objects/documents").join(&room).join("snapshots");
+        eventually(WAIT, "a snapshot blob", || {
+            let count = std::fs::read_dir(&snapshot_dir).map(|dir| dir.count()).unwrap_or(0);
+            async move { (count >= 1).then_some(()) }
+        })
+        .await
+        .map_err(|e| e.context(format!("{backend:?}")))?;
         writer.close();
         observer.close();
+        // A hard kill: the reload must come from snapshot + log, not from a final flush.
         server.restart().await?;
         let fresh = YClient::connect_synced(&url).await?;
         assert_eq!(fresh.text(), writer.text(), "{backend:?}");
-        let snapshots = std::fs::read_dir(server.data_dir().join("objects/documents").join(&room).join("snapshots"))
-            .map(|dir| dir.count())
-            .unwrap_or(0);
-        assert!(snapshots >= 1, "{backend:?}: a snapshot blob was written");
         server.stop().await?;
     }
     Ok(())

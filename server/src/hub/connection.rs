@@ -82,6 +82,7 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
                 last_received = Instant::now();
                 match incoming {
                     Some(Ok(Message::Binary(frame))) => {
+                        hub.metrics().frames_received.inc();
                         match decode(&frame) {
                             Ok(messages) if messages.is_empty() => {}
                             Ok(messages) => {
@@ -125,9 +126,13 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
             } else {
                 debug!(code = reason.code(), reason = %reason.text(), "closing client");
             }
+            hub.metrics().count_close(reason.code());
             close(&mut sink, reason).await;
         }
-        None => debug!("client disconnected"),
+        None => {
+            hub.metrics().count_close(0);
+            debug!("client disconnected");
+        }
     }
     drop(slot);
 }

@@ -22,6 +22,7 @@ pub(crate) use room::RoomHandle;
 
 use crate::bus::Bus;
 use crate::config::HubConfig;
+use crate::metrics::Metrics;
 
 /// Identifies one websocket connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +44,7 @@ struct HubInner {
     rooms: Mutex<HashMap<DocumentId, RoomHandle>>,
     store: Arc<dyn Store>,
     bus: Option<Bus>,
+    metrics: Arc<Metrics>,
     config: HubConfig,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -57,6 +59,7 @@ impl Hub {
     pub fn new(
         store: Arc<dyn Store>,
         bus: Option<Bus>,
+        metrics: Arc<Metrics>,
         config: HubConfig,
         tracker: TaskTracker,
         shutdown: CancellationToken,
@@ -67,6 +70,7 @@ impl Hub {
                 rooms: Mutex::new(HashMap::new()),
                 store,
                 bus,
+                metrics,
                 config,
                 tracker,
                 shutdown,
@@ -84,6 +88,10 @@ impl Hub {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The bus to other nodes, if configured.

@@ -82,6 +82,7 @@ struct Pending {
     delta: Bytes,
     /// The connection it came from, which does not need it back; `None` after merging.
     origin: Option<ConnectionId>,
+    received_at: Instant,
 }
 
 /// Pending deltas beyond which they are merged into one while a commit is slow.
@@ -95,6 +96,7 @@ struct Room {
     clients: HashMap<ConnectionId, Client>,
     pending: Vec<Pending>,
     in_flight: Option<Vec<Pending>>,
+    in_flight_since: Instant,
     /// Highest seq such that every update up to it is applied here.
     watermark: Seq,
     updates_since_snapshot: u64,
@@ -165,6 +167,7 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
         clients: HashMap::new(),
         pending: Vec::new(),
         in_flight: None,
+        in_flight_since: Instant::now(),
         watermark,
         updates_since_snapshot: 0,
         snapshot_in_flight: false,
@@ -294,6 +297,9 @@ impl Room {
     fn fail(mut self) {
         error!("document engine failed; closing the room's clients with 1011");
         self.hub.remove_room(&self.document, self.generation);
+        // What is pending goes to the persister below or is dropped; either way it leaves us.
+        let handed_off = self.pending.len() + self.in_flight.as_ref().map_or(0, Vec::len);
+        self.hub.metrics().pending_updates.dec_by(handed_off as i64);
         if self.in_flight.is_none() && !self.pending.is_empty() {
             self.start_commit();
         }
@@ -338,7 +344,8 @@ impl Room {
             ClientMessage::Update(update) => match self.doc.apply_update(&update) {
                 Ok(applied) => {
                     if let Some(delta) = applied.delta {
-                        self.pending.push(Pending { delta: delta.into(), origin: Some(connection) });
+                        self.pending.push(Pending { delta: delta.into(), origin: Some(connection), received_at: Instant::now() });
+                        self.hub.metrics().pending_updates.inc();
                         self.after_accept();
                     }
                 }
@@ -381,7 +388,11 @@ impl Room {
             // update. Its relay then goes to everyone, origins included (Yjs ignores echoes).
             let parts: Vec<&[u8]> = self.pending.iter().map(|p| p.delta.as_ref()).collect();
             match merge_updates(&parts) {
-                Ok(merged) => self.pending = vec![Pending { delta: merged.into(), origin: None }],
+                Ok(merged) => {
+                    let received_at = self.pending.first().map_or_else(Instant::now, |p| p.received_at);
+                    self.hub.metrics().pending_updates.dec_by(self.pending.len() as i64 - 1);
+                    self.pending = vec![Pending { delta: merged.into(), origin: None, received_at }];
+                }
                 Err(error) => warn!(error = %error, "could not merge pending updates"),
             }
         }
@@ -397,7 +408,10 @@ impl Room {
         let updates = batch.iter().map(|p| p.delta.clone()).collect();
         let job = PersistJob::Append { updates, watermark: self.watermark };
         match self.persist_jobs.try_send(job) {
-            Ok(()) => self.in_flight = Some(batch),
+            Ok(()) => {
+                self.in_flight = Some(batch);
+                self.in_flight_since = Instant::now();
+            }
             Err(_) => {
                 // Only a snapshot can occupy the persister now; retry when its result arrives.
                 let mut rest = std::mem::take(&mut self.pending);
@@ -419,13 +433,25 @@ impl Room {
                 }
                 let batch = self.in_flight.take().unwrap_or_default();
                 self.updates_since_snapshot += batch.len() as u64;
+                let metrics = self.hub.metrics();
+                metrics.updates_committed.inc_by(batch.len() as u64);
+                metrics.pending_updates.dec_by(batch.len() as i64);
+                metrics.commit_seconds.observe(self.in_flight_since.elapsed().as_secs_f64());
+                metrics.commit_batch_updates.observe(batch.len() as f64);
                 if let Some(bus) = self.hub.bus() {
                     let updates = batch.iter().map(|pending| pending.delta.clone()).collect();
-                    let event = BusEvent::Committed { node: bus.node(), first_seq: range.first, last_seq: range.last, updates };
+                    let event = BusEvent::Committed {
+                        node: bus.node(),
+                        committed_at_ms: bus::unix_millis(),
+                        first_seq: range.first,
+                        last_seq: range.last,
+                        updates,
+                    };
                     bus.publish(&self.document, &event);
                 }
                 for pending in batch {
                     self.broadcast(&protocol::encode_update(&pending.delta).into(), pending.origin);
+                    self.hub.metrics().relay_delay_seconds.observe(pending.received_at.elapsed().as_secs_f64());
                 }
                 if self.updates_since_snapshot >= self.hub.config().snapshot_every_updates && !self.snapshot_in_flight {
                     self.start_snapshot();
@@ -447,6 +473,7 @@ impl Room {
                 // Nothing of it was relayed, so its authors still hold it as unconfirmed: make
                 // them reconnect, and their sync step 2 resends it to a fresh room.
                 let unsaved = self.in_flight.take().map_or(0, |batch| batch.len()) + self.pending.len();
+                self.hub.metrics().pending_updates.dec_by(unsaved as i64);
                 error!(unsaved, "cannot commit updates; closing the room so that clients resend them");
                 self.pending.clear();
                 return Err(Poisoned);
@@ -455,9 +482,11 @@ impl Room {
                 self.snapshot_in_flight = false;
                 match outcome {
                     Ok(info) => {
+                        self.hub.metrics().snapshots_written.inc();
                         debug!(upto = info.upto_seq.0, bytes = info.len, pruned = info.pruned_updates, "snapshot written");
                     }
                     Err(error) => {
+                        self.hub.metrics().snapshot_failures.inc();
                         // The updates stay in the log; the next threshold tries again.
                         warn!(error = %error, "snapshot failed; updates stay in the log");
                     }
@@ -511,7 +540,11 @@ impl Room {
         let own_node = self.hub.bus().map(|bus| bus.node());
         match event {
             BusEvent::Committed { node, .. } | BusEvent::Awareness { node, .. } if Some(node) == own_node => {}
-            BusEvent::Committed { first_seq, last_seq, updates, .. } => {
+            BusEvent::Committed { first_seq, last_seq, updates, committed_at_ms, .. } => {
+                let metrics = self.hub.metrics();
+                metrics.bus_events_received.inc();
+                let lag_ms = bus::unix_millis().saturating_sub(committed_at_ms);
+                metrics.bus_lag_seconds.observe(lag_ms as f64 / 1000.0);
                 if last_seq <= self.watermark {
                     return Ok(());
                 }
@@ -545,7 +578,10 @@ impl Room {
             return;
         }
         match self.persist_jobs.try_send(PersistJob::CatchUp { watermark: self.watermark }) {
-            Ok(()) => self.catch_up_in_flight = true,
+            Ok(()) => {
+                self.catch_up_in_flight = true;
+                self.hub.metrics().bus_catch_ups.inc();
+            }
             Err(_) => self.catch_up_wanted = true,
         }
     }
