@@ -45,7 +45,8 @@ impl IntoResponse for ApiError {
 pub fn router(state: AppState) -> Router {
     let web_dir = state.config.web_dir.clone();
     let router = Router::new()
-        .route("/yjs/{document}", get(yjs))
+        // A wildcard, as y-websocket room names may contain '/'.
+        .route("/yjs/{*document}", get(yjs))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
