@@ -31,6 +31,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// 1001 and flushes rooms. Prints the URL it listens on once ready.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.prepare_data_dir()?;
+    // Each websocket is a file descriptor; the usual soft limit of 1024 would cap a node far
+    // below its `max_connections`. Raise it to the hard limit the system allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if (limit as usize) < config.max_connections + 64 => {
+            warn!(limit, max_connections = config.max_connections, "open file limit is below max_connections");
+        }
+        Ok(_) => {}
+        Err(error) => warn!(error = %error, "cannot raise the open file limit"),
+    }
     let store = relais_storage::connect(&StorageConfig {
         database_url: config.database_url.clone(),
         object_store_url: config.object_store.clone(),

@@ -333,3 +333,35 @@ async fn snapshots_compact_the_log_and_reload_identically() -> anyhow::Result<()
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_crashed_room_closes_its_clients_with_1011_and_reloads_while_others_go_on() -> anyhow::Result<()> {
+    let env = vec![("RELAIS_FAULT_INJECTION".to_owned(), "1".to_owned())];
+    let server = TestServer::start_with_env(Backend::Sqlite, &[], env).await?;
+    let doomed = room();
+    let healthy = room();
+    let writer = YClient::connect_synced(&server.ws_url(&doomed)).await?;
+    let watcher = YClient::connect_synced(&server.ws_url(&doomed)).await?;
+    let bystander = YClient::connect_synced(&server.ws_url(&healthy)).await?;
+    let bystander_peer = YClient::connect_synced(&server.ws_url(&healthy)).await?;
+    writer.append("avant la panne")?;
+    watcher.wait_text("avant la panne", WAIT).await?;
+
+    writer.append("__relais_fault_injection_panic__")?;
+    assert_eq!(writer.wait_closed(WAIT).await?.code, Some(1011));
+    assert_eq!(watcher.wait_closed(WAIT).await?.code, Some(1011));
+
+    // Another document is unaffected.
+    bystander.append("toujours là")?;
+    bystander_peer.wait_text("toujours là", WAIT).await?;
+    assert!(bystander.closed().is_none() && bystander_peer.closed().is_none());
+
+    // The crashed document reloads from storage, without the update that crashed it.
+    let back = YClient::connect_synced(&server.ws_url(&doomed)).await?;
+    assert_eq!(back.text(), "avant la panne");
+    back.append(" et après")?;
+    let other = YClient::connect_synced(&server.ws_url(&doomed)).await?;
+    other.wait_text("avant la panne et après", WAIT).await?;
+    server.stop().await?;
+    Ok(())
+}

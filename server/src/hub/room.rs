@@ -341,7 +341,7 @@ impl Room {
                 }
                 Err(CrdtError::Panicked) => return Err(Poisoned),
             },
-            ClientMessage::Update(update) => match self.doc.apply_update(&update) {
+            ClientMessage::Update(update) => match self.apply_client_update(&update) {
                 Ok(applied) => {
                     if let Some(delta) = applied.delta {
                         self.pending.push(Pending { delta: delta.into(), origin: Some(connection), received_at: Instant::now() });
@@ -378,6 +378,16 @@ impl Room {
             }
         }
         Ok(())
+    }
+
+    fn apply_client_update(&mut self, update: &[u8]) -> Result<relais_crdt::AppliedUpdate, CrdtError> {
+        // Test builds only: a marker in an update crashes the room task, so that tests can
+        // check what a panic does to a room and to everyone else.
+        #[cfg(debug_assertions)]
+        if fault_injection_enabled() && update.windows(FAULT_MARKER.len()).any(|w| w == FAULT_MARKER) {
+            panic!("fault injection: room task crashes on purpose");
+        }
+        self.doc.apply_update(update)
     }
 
     fn after_accept(&mut self) {
@@ -676,6 +686,16 @@ impl Room {
 
 /// The document engine panicked; the room must not go on with this state.
 struct Poisoned;
+
+#[cfg(debug_assertions)]
+const FAULT_MARKER: &[u8] = b"__relais_fault_injection_panic__";
+
+/// Debug builds honour `RELAIS_FAULT_INJECTION=1`; release builds have no such code.
+#[cfg(debug_assertions)]
+fn fault_injection_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("RELAIS_FAULT_INJECTION").is_ok_and(|value| value == "1"))
+}
 
 /// Resolves when the watched counter changes; never without a watch.
 async fn changed(receiver: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
