@@ -18,6 +18,8 @@ pub enum CloseReason {
     InvalidPayload(&'static str),
     /// A message above the configured size (1009).
     TooBig,
+    /// A well-formed message that breaks a limit, e.g. too many awareness states (1008).
+    Policy(&'static str),
     /// The room failed or storage is unavailable (1011).
     Internal,
     /// The client did not keep up with the room (1013).
@@ -32,6 +34,7 @@ impl CloseReason {
             CloseReason::TextFrame => 1003,
             CloseReason::InvalidPayload(_) => 1007,
             CloseReason::TooBig => 1009,
+            CloseReason::Policy(_) => 1008,
             CloseReason::Internal => 1011,
             CloseReason::TooSlow => 1013,
         }
@@ -46,6 +49,7 @@ impl CloseReason {
             CloseReason::TextFrame => "text frames are not supported".to_owned(),
             CloseReason::InvalidPayload(what) => format!("invalid {what}"),
             CloseReason::TooBig => "message too big".to_owned(),
+            CloseReason::Policy(what) => (*what).to_owned(),
             CloseReason::Internal => "internal error".to_owned(),
             CloseReason::TooSlow => "too slow".to_owned(),
         };
@@ -60,7 +64,11 @@ impl CloseReason {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            CloseReason::Malformed(_) | CloseReason::TextFrame | CloseReason::InvalidPayload(_) | CloseReason::TooBig
+            CloseReason::Malformed(_)
+                | CloseReason::TextFrame
+                | CloseReason::InvalidPayload(_)
+                | CloseReason::TooBig
+                | CloseReason::Policy(_)
         )
     }
 }

@@ -154,7 +154,7 @@ async fn never_reading_client_is_closed_with_1013_and_others_keep_editing() -> a
 
 #[tokio::test]
 async fn malformed_frames_close_only_their_sender() -> anyhow::Result<()> {
-    let server = TestServer::start_with(Backend::Sqlite, &["--max-message-bytes", "65536"]).await?;
+    let server = TestServer::start_with(Backend::Sqlite, &["--max-message-bytes", "131072"]).await?;
     let room = room();
     let url = server.ws_url(&room);
     let good = YClient::connect_synced(&url).await?;
@@ -168,7 +168,13 @@ async fn malformed_frames_close_only_their_sender() -> anyhow::Result<()> {
         ("invalid update", WsMessage::Binary(vec![0, 2, 3, 0xff, 0xff, 0xff].into()), 1007),
         ("invalid awareness", WsMessage::Binary(vec![1, 3, 1, 1, 1].into()), 1007),
         ("text frame", WsMessage::Text("bonjour".into()), 1003),
-        ("oversize", WsMessage::Binary(vec![0; 100 * 1024].into()), 1009),
+        ("oversize", WsMessage::Binary(vec![0; 200 * 1024].into()), 1009),
+        ("oversize awareness", WsMessage::Binary(awareness_frame(&[(1, &"x".repeat(65 * 1024))]).into()), 1008),
+        (
+            "too many awareness states",
+            WsMessage::Binary(awareness_frame(&(1..=40).map(|id| (id, "{}")).collect::<Vec<_>>()).into()),
+            1008,
+        ),
     ];
     let mut expected = String::new();
     for (name, frame, code) in cases {
@@ -187,12 +193,36 @@ async fn malformed_frames_close_only_their_sender() -> anyhow::Result<()> {
     assert!(!log.contains("panicked"), "{log}");
     let (status, metrics) = server.get("/metrics").await?;
     assert_eq!(status, 200);
-    for code in [1002, 1003, 1007, 1009] {
+    for code in [1002, 1003, 1007, 1008, 1009] {
         assert!(metrics.contains(&format!("relais_closes_total{{code=\"{code}\"}}")), "{metrics}");
     }
     assert!(metrics.contains("relais_updates_committed_total"), "{metrics}");
     server.stop().await?;
     Ok(())
+}
+
+/// An awareness frame announcing `(client id, json state)` entries, all at clock 1.
+fn awareness_frame(entries: &[(u64, &str)]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut value: u64) {
+        while value >= 0x80 {
+            out.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+    let mut update = Vec::new();
+    varint(&mut update, entries.len() as u64);
+    for (id, json) in entries {
+        varint(&mut update, *id);
+        varint(&mut update, 1);
+        let state = if json.starts_with('{') { json.to_string() } else { format!("{{\"pad\":\"{json}\"}}") };
+        varint(&mut update, state.len() as u64);
+        update.extend_from_slice(state.as_bytes());
+    }
+    let mut frame = vec![1];
+    varint(&mut frame, update.len() as u64);
+    frame.extend(update);
+    frame
 }
 
 #[tokio::test]

@@ -137,8 +137,15 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
     drop(slot);
 }
 
+/// Largest awareness update accepted. Presence is a name, a colour and a cursor: a few hundred
+/// bytes. It is relayed to everyone every 15 s, so a large one would cost every client.
+pub(crate) const MAX_AWARENESS_BYTES: usize = 64 * 1024;
+
 fn decode(frame: &Bytes) -> Result<Vec<ClientMessage>, CloseReason> {
     let messages = protocol::decode_frame(frame).map_err(CloseReason::Malformed)?;
+    if messages.iter().any(|m| matches!(m, WireMessage::Awareness(update) if update.len() > MAX_AWARENESS_BYTES)) {
+        return Err(CloseReason::Policy("awareness update too big"));
+    }
     Ok(messages
         .into_iter()
         .filter_map(|message| match message {

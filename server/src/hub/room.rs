@@ -85,6 +85,10 @@ struct Pending {
     received_at: Instant,
 }
 
+/// Awareness client ids one connection may speak for. A browser tab has one; a few more allow
+/// for clients that multiplex documents.
+const MAX_AWARENESS_IDS_PER_CONNECTION: usize = 32;
+
 /// Pending deltas beyond which they are merged into one while a commit is slow.
 const MERGE_PENDING_ABOVE: usize = 1024;
 
@@ -360,6 +364,11 @@ impl Room {
                         client.awareness_ids.extend(change.present);
                         for id in &change.removed {
                             client.awareness_ids.remove(id);
+                        }
+                        if client.awareness_ids.len() > MAX_AWARENESS_IDS_PER_CONNECTION {
+                            // Its states are removed and announced with the client.
+                            self.remove_client(connection, Some(CloseReason::Policy("too many awareness states")));
+                            return Ok(());
                         }
                     }
                     if let Some(relay) = change.relay {
