@@ -395,3 +395,35 @@ async fn a_crashed_room_closes_its_clients_with_1011_and_reloads_while_others_go
     server.stop().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn reconnect_storm_against_rooms_that_keep_closing_loses_nothing() -> anyhow::Result<()> {
+    // A grace of 1 ms makes the room exit between almost every wave of clients, so joins race
+    // with room exits all the time.
+    let server = TestServer::start_with(Backend::Sqlite, &["--room-grace-ms", "1"]).await?;
+    let room = room();
+    let url = server.ws_url(&room);
+    let mut expected = 0;
+    for wave in 0..15 {
+        let mut clients = Vec::new();
+        for index in 0..8 {
+            let client = YClient::connect_synced(&url).await?;
+            client.append(&format!("{wave}.{index};"))?;
+            clients.push(client);
+            expected += 1;
+        }
+        let check = YClient::connect_synced(&url).await?;
+        eventually(WAIT, "every edit of the wave", || {
+            let count = check.text().matches(';').count();
+            async move { (count == expected).then_some(()) }
+        })
+        .await?;
+        for client in &clients {
+            assert!(client.closed().is_none(), "wave {wave}: {:?}", client.closed());
+            client.close();
+        }
+        check.close();
+    }
+    server.stop().await?;
+    Ok(())
+}

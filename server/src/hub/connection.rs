@@ -21,7 +21,7 @@ use super::{ConnectionSlot, Hub};
 use crate::close::CloseReason;
 
 /// How many times a connection looks for a live room before giving up (a room may exit
-/// between the lookup and the join).
+/// while a join waits for room in its full inbox).
 const JOIN_ATTEMPTS: usize = 3;
 /// How long a close frame may take to go out, once the connection is ending.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,10 +40,9 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
 
     let mut joined = None;
     for _ in 0..JOIN_ATTEMPTS {
-        let room = hub.room(&document);
         let (kick_sender, kick) = oneshot::channel();
         let join = RoomCommand::Join { connection, outbox: outbox_sender.clone(), kick: kick_sender };
-        if room.send(join).await.is_ok() {
+        if let Ok(room) = hub.join(&document, join).await {
             joined = Some((room, kick));
             break;
         }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::serve_connection;
-pub(crate) use room::RoomHandle;
+pub(crate) use room::{RoomCommand, RoomHandle};
 
 use crate::bus::Bus;
 use crate::config::HubConfig;
@@ -138,29 +138,48 @@ impl Hub {
         self.inner.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The running room of `document`, starting one (which loads from storage) if needed.
-    pub(crate) fn room(&self, document: &DocumentId) -> RoomHandle {
-        let mut rooms = self.lock_rooms();
-        if let Some(handle) = rooms.get(document)
-            && !handle.is_closed()
-        {
-            return handle.clone();
-        }
-        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = mpsc::channel(self.inner.config.room_inbox_messages);
-        let handle = RoomHandle::new(sender, generation);
-        rooms.insert(document.clone(), handle.clone());
-        drop(rooms);
-        room::spawn(self.clone(), document.clone(), generation, receiver);
-        handle
+    /// Hands `join` to the room of `document`, starting the room if needed, and returns its
+    /// handle. The lookup and a non-blocking send happen under the registry lock, and a room
+    /// leaves the registry only under that lock with an empty inbox, so a join is never left
+    /// in the inbox of a room that is exiting. When the inbox is full the send waits outside
+    /// the lock; if the room exited meanwhile, the join comes back and the caller retries.
+    pub(crate) async fn join(&self, document: &DocumentId, join: RoomCommand) -> Result<RoomHandle, RoomCommand> {
+        let (handle, join) = {
+            let mut rooms = self.lock_rooms();
+            let handle = match rooms.get(document) {
+                Some(handle) if !handle.is_closed() => handle.clone(),
+                _ => {
+                    let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
+                    let (sender, receiver) = mpsc::channel(self.inner.config.room_inbox_messages);
+                    let handle = RoomHandle::new(sender, generation);
+                    rooms.insert(document.clone(), handle.clone());
+                    room::spawn(self.clone(), document.clone(), generation, receiver);
+                    handle
+                }
+            };
+            match handle.try_send(join) {
+                Ok(()) => return Ok(handle),
+                Err(join) => (handle, join),
+            }
+        };
+        handle.send(join).await.map(|()| handle)
     }
 
     /// Removes the registry entry of `document` if it is still the one of room `generation`.
     fn remove_room(&self, document: &DocumentId, generation: u64) {
+        self.remove_room_if(document, generation, || true);
+    }
+
+    /// Like [`Hub::remove_room`], only if `condition` holds, checked under the registry lock.
+    fn remove_room_if(&self, document: &DocumentId, generation: u64, condition: impl FnOnce() -> bool) -> bool {
         let mut rooms = self.lock_rooms();
+        if !condition() {
+            return false;
+        }
         if rooms.get(document).is_some_and(|handle| handle.generation() == generation) {
             rooms.remove(document);
         }
+        true
     }
 }
 

@@ -61,15 +61,18 @@ impl RoomHandle {
     }
 
     /// Waits for room in the inbox: this is how a fast sender is slowed at its own socket.
-    /// Fails only when the room has exited.
-    pub(crate) async fn send(&self, command: RoomCommand) -> Result<(), RoomGone> {
-        self.sender.send(command).await.map_err(|_| RoomGone)
+    /// Fails only when the room has exited, giving the command back.
+    pub(crate) async fn send(&self, command: RoomCommand) -> Result<(), RoomCommand> {
+        self.sender.send(command).await.map_err(|error| error.0)
+    }
+
+    /// Sends without waiting; gives the command back if the inbox is full or closed.
+    pub(super) fn try_send(&self, command: RoomCommand) -> Result<(), RoomCommand> {
+        self.sender.try_send(command).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(command) | mpsc::error::TrySendError::Closed(command) => command,
+        })
     }
 }
-
-/// The room exited; the caller should get a fresh handle from the hub.
-#[derive(Debug)]
-pub(crate) struct RoomGone;
 
 struct Client {
     outbox: mpsc::Sender<Bytes>,
@@ -267,14 +270,15 @@ impl Room {
                 }
                 _ = idle_check.tick() => {
                     let idle = self.empty_since.is_some_and(|since| since.elapsed() >= grace);
-                    if (idle || shutting_down) && self.is_flushed() {
-                        self.close(&mut inbox);
+                    if idle && self.is_flushed() && self.leave_registry_if_idle(&mut inbox) {
+                        self.close();
                         return;
                     }
                 }
             }
             if shutting_down && self.is_flushed() {
-                self.close(&mut inbox);
+                self.hub.remove_room(&self.document, self.generation);
+                self.close();
                 return;
             }
         }
@@ -284,11 +288,21 @@ impl Room {
         self.in_flight.is_none() && self.pending.is_empty() && !self.snapshot_in_flight
     }
 
-    /// Leaves the registry, then hands a final snapshot to the persister, which outlives us.
-    fn close(mut self, inbox: &mut mpsc::Receiver<RoomCommand>) {
-        self.hub.remove_room(&self.document, self.generation);
-        // Joins that raced with our exit get their kick sender dropped and retry on a new room.
-        inbox.close();
+    /// Leaves the registry if nothing waits in the inbox, atomically with respect to joins
+    /// (see [`Hub::join`]), and closes the inbox so that later sends fail and are retried.
+    fn leave_registry_if_idle(&self, inbox: &mut mpsc::Receiver<RoomCommand>) -> bool {
+        self.hub.remove_room_if(&self.document, self.generation, || {
+            if inbox.is_empty() {
+                inbox.close();
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Hands a final snapshot to the persister, which outlives us.
+    fn close(mut self) {
         if self.updates_since_snapshot > 0 {
             self.start_snapshot();
         }
