@@ -3,6 +3,7 @@
 //! This is the only crate that depends on both `relais-crdt` (what documents mean) and
 //! `relais-storage` (where bytes rest). It owns every network input and its limits.
 
+pub mod admin;
 pub mod bus;
 pub mod close;
 pub mod config;
@@ -34,7 +35,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // Each websocket is a file descriptor; the usual soft limit of 1024 would cap a node far
     // below its `max_connections`. Raise it to the hard limit the system allows.
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if (limit as usize) < config.max_connections + 64 => {
+        Ok(limit) if (limit as usize) < config.max_connections => {
             warn!(limit, max_connections = config.max_connections, "open file limit is below max_connections");
         }
         Ok(_) => {}

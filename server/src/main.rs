@@ -1,7 +1,10 @@
 //! The `relais` command.
 
-use clap::{Parser, Subcommand};
-use relais_server::config::{LogFormat, ServeArgs};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use relais_server::admin::{self, BackupArgs, CompactArgs, DoctorArgs, RestoreArgs, Status};
+use relais_server::config::{Config, LogFormat, ServeArgs};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -13,42 +16,186 @@ struct Cli {
     command: Command,
 }
 
+// The last occurrence of a setting wins, so wrappers can append overrides.
 #[derive(Subcommand)]
 enum Command {
     /// Serve documents over websockets, and the web client over HTTP.
-    // The last occurrence of a setting wins, so wrappers can append overrides.
     #[command(args_override_self = true)]
     Serve(ServeArgs),
+    /// Copy every document (database rows and snapshot blobs) to an empty directory or bucket.
+    ///
+    /// The rows are read in one read transaction and the blobs they reference are copied with
+    /// their sha256 checked, so the copy is consistent even while servers run. It takes the
+    /// same storage settings as `relais serve`; the database schema must be current.
+    #[command(args_override_self = true)]
+    Backup(BackupArgs),
+    /// Restore a backup into an empty database and object store.
+    ///
+    /// The target must hold no document and no object (a new Postgres schema or SQLite file,
+    /// an empty bucket or directory); the schema is created. The whole backup is checked
+    /// before anything is written. No server should use the target until the restore ends.
+    #[command(args_override_self = true)]
+    Restore(RestoreArgs),
+    /// Check the configuration, the database, the object store, the bus and the clock.
+    ///
+    /// Prints one line per check (ok, warn, skip or FAIL) and exits 1 if any check fails.
+    #[command(args_override_self = true)]
+    Doctor(DoctorArgs),
+    /// Maintain stored documents.
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+#[derive(Subcommand)]
+enum DocumentsCommand {
+    /// Snapshot documents now and prune their update logs.
+    ///
+    /// Each document is rebuilt from its latest snapshot and its log and written as a new
+    /// snapshot at the last update read; the updates it covers are deleted. Safe while servers
+    /// run: updates appended meanwhile stay in the log.
+    #[command(args_override_self = true)]
+    Compact(CompactArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::Serve(args) => {
-            let config = match args.into_config() {
-                Ok(config) => config,
-                Err(error) => {
-                    eprintln!("relais: {error}");
-                    return std::process::ExitCode::from(2);
-                }
+            let Some(config) = config_or_exit(args) else {
+                return ExitCode::from(2);
             };
             init_logging(&config.log, config.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("relais: cannot start the runtime: {error}");
-                    return std::process::ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let shutdown = CancellationToken::new();
             runtime.spawn(cancel_on_signal(shutdown.clone()));
             match runtime.block_on(relais_server::serve(config, shutdown)) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
+                Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("relais: {error:#}");
-                    std::process::ExitCode::FAILURE
+                    ExitCode::FAILURE
                 }
             }
+        }
+        Command::Backup(args) => run_admin(args.settings, |config| async move {
+            admin::backup(&config, &args.to).await.map(drop)
+        }),
+        Command::Restore(args) => run_admin(args.settings, |config| async move {
+            admin::restore(&config, &args.from).await.map(drop)
+        }),
+        Command::Documents(DocumentsCommand::Compact(args)) => {
+            run_admin(args.settings, |config| async move {
+                admin::compact(&config, args.document.as_deref())
+                    .await
+                    .map(drop)
+            })
+        }
+        Command::Doctor(args) => {
+            let config_file = args.settings.config.clone();
+            let config = args.settings.into_config();
+            // The report goes to stdout; the bus client's own connection chatter would only
+            // interleave with it on a terminal.
+            match &config {
+                Ok(config) => init_logging(
+                    &format!("{},async_nats=warn", config.log),
+                    config.log_format,
+                ),
+                Err(_) => init_logging("warn", LogFormat::Text),
+            }
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            let checks = runtime.block_on(admin::doctor(config, config_file.as_deref()));
+            if checks.iter().any(|check| check.status == Status::Fail) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+/// The command line, with the settings a maintenance command does not use hidden from its
+/// help (they are still accepted, so that one configuration serves every command).
+fn command() -> clap::Command {
+    let settings: Vec<String> = ServeArgs::augment_args(clap::Command::new("settings"))
+        .get_arguments()
+        .map(|argument| argument.get_id().to_string())
+        .collect();
+    let hide_unused = |used: &'static [&'static str]| {
+        let settings = settings.clone();
+        move |mut command: clap::Command| {
+            for id in settings.iter().filter(|id| !used.contains(&id.as_str())) {
+                command = command.mut_arg(id, |argument| argument.hide(true));
+            }
+            command
+        }
+    };
+    const DOCTOR_SETTINGS: &[&str] = &[
+        "config",
+        "data_dir",
+        "database_url",
+        "object_store",
+        "bus_url",
+        "database_max_connections",
+        "log",
+        "log_format",
+    ];
+    Cli::command()
+        .mut_subcommand("backup", hide_unused(admin::STORAGE_SETTINGS))
+        .mut_subcommand("restore", hide_unused(admin::STORAGE_SETTINGS))
+        .mut_subcommand("doctor", hide_unused(DOCTOR_SETTINGS))
+        .mut_subcommand("documents", |documents| {
+            documents.mut_subcommand("compact", hide_unused(admin::STORAGE_SETTINGS))
+        })
+}
+
+fn config_or_exit(args: ServeArgs) -> Option<Config> {
+    match args.into_config() {
+        Ok(config) => Some(config),
+        Err(error) => {
+            eprintln!("relais: {error}");
+            None
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("relais: cannot start the runtime: {error}");
+            None
+        }
+    }
+}
+
+/// Runs a maintenance command: configuration as for `serve` (exit 2 if invalid), then the
+/// command; its error is printed with its causes on one line.
+fn run_admin<F, Fut>(settings: ServeArgs, command: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = Result<(), admin::AdminError>>,
+{
+    let Some(config) = config_or_exit(settings) else {
+        return ExitCode::from(2);
+    };
+    init_logging(&config.log, config.log_format);
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(command(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("relais: {}", admin::error_chain(&error));
+            ExitCode::from(error.exit_code())
         }
     }
 }
@@ -58,7 +205,9 @@ fn init_logging(filter: &str, format: LogFormat) {
         eprintln!("relais: invalid log filter ({error}); using info");
         EnvFilter::new("info")
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -1,6 +1,7 @@
 //! The one error type at this crate's boundary.
 
 use crate::id::Seq;
+use crate::migrations::SchemaStatus;
 
 /// Everything that can go wrong in the store, as variants the caller acts on.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub enum StoreError {
     /// The database schema could not be brought up to date.
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database schema is not the one this build expects, and the caller asked not to
+    /// migrate it (administration commands): nothing was read or written.
+    #[error("the database schema does not match this relais: {0}")]
+    Schema(SchemaStatus),
     /// A URL or setting cannot be used (unknown scheme, malformed URL, zero pool size...).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -61,6 +66,7 @@ mod tests {
         );
         assert!(!StoreError::corrupt("sha mismatch").is_unavailable());
         assert!(!StoreError::Config("bad url".into()).is_unavailable());
+        assert!(!StoreError::Schema(SchemaStatus::Current { version: 1 }).is_unavailable());
         assert!(
             !StoreError::SnapshotBeyondLog {
                 upto_seq: Seq(3),

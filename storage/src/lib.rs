@@ -7,10 +7,16 @@
 //! database) plus write-once snapshot blobs recorded in `document_snapshots`; loading returns
 //! the latest snapshot and the updates after it.
 //!
+//! [`Admin`] opens the same store for the maintenance commands: listing documents,
+//! [`backup`] to a directory or bucket and restore into an empty store, and the checks of
+//! `relais doctor`.
+//!
 //! It must never parse or depend on Yjs: updates and snapshots are opaque bytes here, and it
 //! depends on neither `yrs` nor `relais-crdt`. It never overwrites or deletes a snapshot blob,
 //! never records a snapshot before its blob is written, and never lets a process pick a seq.
 
+mod admin;
+pub mod backup;
 mod common;
 mod error;
 mod id;
@@ -23,8 +29,10 @@ mod store;
 use std::fmt;
 use std::sync::Arc;
 
+pub use admin::{Admin, DatabaseCheck, Migrations, check_database, check_object_store};
 pub use error::StoreError;
 pub use id::{DocumentId, InvalidDocumentId, MAX_DOCUMENT_ID_BYTES, Seq};
+pub use migrations::SchemaStatus;
 pub use objects::open_object_store;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -53,8 +61,8 @@ impl fmt::Debug for StorageConfig {
     }
 }
 
-/// The URL with any password replaced by `***`.
-fn redact_url(raw: &str) -> String {
+/// The URL with any password replaced by `***`, for logs and messages.
+pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Only fails for URLs that cannot have a password, which this one has.
@@ -79,16 +87,12 @@ fn redact_url(raw: &str) -> String {
 pub async fn connect(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
     let objects = open_object_store(&config.object_store_url)?;
     let url = config.database_url.as_str();
-    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-    let store: Arc<dyn Store> = match scheme {
-        "sqlite" => Arc::new(SqliteStore::connect(url, objects, config.max_connections).await?),
-        "postgres" | "postgresql" => {
-            Arc::new(PostgresStore::connect(url, objects, config.max_connections).await?)
+    let store: Arc<dyn Store> = match admin::Backend::of(url)? {
+        admin::Backend::Sqlite => {
+            Arc::new(SqliteStore::connect(url, objects, config.max_connections).await?)
         }
-        _ => {
-            return Err(StoreError::Config(format!(
-                "unsupported database URL scheme {scheme:?}: use sqlite:// or postgres://"
-            )));
+        admin::Backend::Postgres => {
+            Arc::new(PostgresStore::connect(url, objects, config.max_connections).await?)
         }
     };
     tracing::info!(

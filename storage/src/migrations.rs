@@ -54,6 +54,113 @@ pub(crate) fn postgres() -> Migrator {
     migrator(POSTGRES)
 }
 
+/// The latest migration version of this build (the same on both backends).
+pub(crate) fn latest_version() -> i64 {
+    SQLITE.iter().map(|m| m.0).max().unwrap_or(0)
+}
+
+/// Where a database's schema stands relative to the migrations built into this binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaStatus {
+    /// Every migration of this build is applied, and nothing else.
+    Current {
+        /// The latest migration's version.
+        version: i64,
+    },
+    /// Some migrations of this build are not applied yet; opening the store with
+    /// [`crate::connect`] (as the server does at startup) applies them.
+    Behind {
+        /// The highest applied version (0 when none is).
+        applied: i64,
+        /// The latest version of this build.
+        latest: i64,
+        /// How many migrations are missing.
+        pending: usize,
+    },
+    /// The schema cannot be used by this build: a migration failed halfway, was changed after
+    /// being applied, or comes from a newer build. Nothing here repairs it.
+    Incompatible(String),
+}
+
+impl SchemaStatus {
+    /// True when the schema is exactly the one this build expects.
+    pub fn is_current(&self) -> bool {
+        matches!(self, Self::Current { .. })
+    }
+}
+
+impl std::fmt::Display for SchemaStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Current { version } => write!(f, "schema at version {version}, up to date"),
+            Self::Behind {
+                applied,
+                latest,
+                pending,
+            } => write!(
+                f,
+                "schema at version {applied}, this build expects {latest} ({pending} {} pending)",
+                if *pending == 1 {
+                    "migration"
+                } else {
+                    "migrations"
+                }
+            ),
+            Self::Incompatible(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// One row of sqlx's `_sqlx_migrations` table.
+pub(crate) struct AppliedRow {
+    pub version: i64,
+    pub success: bool,
+    pub checksum: Vec<u8>,
+}
+
+/// Compares what a database applied with what this build embeds. `applied` is `None` when the
+/// migrations table does not exist (a database never migrated).
+pub(crate) fn status(migrator: &Migrator, applied: Option<Vec<AppliedRow>>) -> SchemaStatus {
+    let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = applied.unwrap_or_default();
+    if let Some(row) = applied.iter().find(|row| !row.success) {
+        return SchemaStatus::Incompatible(format!(
+            "migration {} failed halfway and must be repaired by hand",
+            row.version
+        ));
+    }
+    for row in &applied {
+        match migrator.iter().find(|m| m.version == row.version) {
+            None => {
+                return SchemaStatus::Incompatible(format!(
+                    "the database has migration {}, unknown to this build (made by a newer relais?)",
+                    row.version
+                ));
+            }
+            Some(embedded) if *embedded.checksum != *row.checksum => {
+                return SchemaStatus::Incompatible(format!(
+                    "migration {} in the database differs from this build's copy",
+                    row.version
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let pending = migrator
+        .iter()
+        .filter(|m| !applied.iter().any(|row| row.version == m.version))
+        .count();
+    if pending == 0 {
+        SchemaStatus::Current { version: latest }
+    } else {
+        SchemaStatus::Behind {
+            applied: applied.iter().map(|row| row.version).max().unwrap_or(0),
+            latest,
+            pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +204,59 @@ mod tests {
     #[test]
     fn every_postgres_file_is_embedded() {
         assert_eq!(folder("postgres"), embedded(POSTGRES));
+    }
+
+    fn applied(migrator: &Migrator) -> Vec<AppliedRow> {
+        migrator
+            .iter()
+            .map(|m| AppliedRow {
+                version: m.version,
+                success: true,
+                checksum: m.checksum.to_vec(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn status_compares_applied_with_embedded() {
+        let migrator = sqlite();
+        let latest = SQLITE.len() as i64;
+        assert_eq!(
+            status(&migrator, Some(applied(&migrator))),
+            SchemaStatus::Current { version: latest }
+        );
+        assert_eq!(
+            status(&migrator, None),
+            SchemaStatus::Behind {
+                applied: 0,
+                latest,
+                pending: SQLITE.len()
+            }
+        );
+
+        let mut failed = applied(&migrator);
+        failed[0].success = false;
+        assert!(matches!(
+            status(&migrator, Some(failed)),
+            SchemaStatus::Incompatible(reason) if reason.contains("failed halfway")
+        ));
+
+        let mut changed = applied(&migrator);
+        changed[0].checksum = vec![0; 48];
+        assert!(matches!(
+            status(&migrator, Some(changed)),
+            SchemaStatus::Incompatible(reason) if reason.contains("differs")
+        ));
+
+        let mut newer = applied(&migrator);
+        newer.push(AppliedRow {
+            version: 9999,
+            success: true,
+            checksum: vec![],
+        });
+        let newer = status(&migrator, Some(newer));
+        assert!(!newer.is_current());
+        assert!(newer.to_string().contains("9999"), "{newer}");
     }
 
     #[test]

@@ -172,6 +172,36 @@ pub(crate) async fn check_reachable(objects: &dyn ObjectStore) -> Result<(), Sto
     Ok(())
 }
 
+/// The first object found anywhere in the store, if any: a store is empty when this is `None`.
+pub(crate) async fn first_object(
+    objects: &dyn ObjectStore,
+) -> Result<Option<String>, object_store::Error> {
+    use futures_util::StreamExt as _;
+    match objects.list(None).next().await {
+        None => Ok(None),
+        Some(Ok(meta)) => Ok(Some(meta.location.to_string())),
+        Some(Err(error)) => Err(error),
+    }
+}
+
+/// Proves the store is writable the way snapshots need it: writes a fresh probe object under
+/// `doctor/` with a create-only put, reads it back, and deletes it.
+pub(crate) async fn probe(objects: &dyn ObjectStore) -> Result<(), StoreError> {
+    let path = Path::from_iter(["doctor", &format!("probe-{}", uuid::Uuid::new_v4())]);
+    let payload = Bytes::from(format!("relais doctor probe {path}"));
+    put_new(objects, &path, payload.clone()).await?;
+    let read_back = match objects.get(&path).await {
+        Ok(result) => result.bytes().await.map_err(StoreError::ObjectStore)?,
+        Err(error) => return Err(StoreError::ObjectStore(error)),
+    };
+    if read_back != payload {
+        return Err(StoreError::corrupt(format!(
+            "probe object {path} read back different bytes"
+        )));
+    }
+    objects.delete(&path).await.map_err(StoreError::ObjectStore)
+}
+
 /// Lowercase hex sha256.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -331,6 +361,22 @@ mod tests {
             fetch_checked(store.as_ref(), &record).await,
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn probe_leaves_nothing_behind() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = open_object_store(&format!("file://{}", temp.path().display())).unwrap();
+        assert_eq!(first_object(store.as_ref()).await.unwrap(), None);
+        probe(store.as_ref()).await.unwrap();
+        assert_eq!(first_object(store.as_ref()).await.unwrap(), None);
+        put_new(store.as_ref(), &Path::from("a/b"), Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            first_object(store.as_ref()).await.unwrap().as_deref(),
+            Some("a/b")
+        );
     }
 
     #[test]

@@ -6,12 +6,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use object_store::ObjectStore;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Row};
+use sqlx::{Connection, PgConnection, Postgres, Row};
 use tracing::instrument;
 
+use crate::admin::{
+    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, ExportedSnapshot, ExportedUpdate,
+    Migrations, check_schema, clock_offset_ms,
+};
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
 use crate::id::{DocumentId, Seq};
+use crate::migrations::{AppliedRow, SchemaStatus};
 use crate::objects;
 use crate::store::{AppendedRange, SnapshotInfo, Store, StoredDocument, StoredUpdate};
 
@@ -34,21 +39,304 @@ impl PostgresStore {
         objects: Arc<dyn ObjectStore>,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
+        Self::open(url, objects, max_connections, Migrations::Apply).await
+    }
+
+    /// [`PostgresStore::connect`] with the schema handled as `migrations` says.
+    pub(crate) async fn open(
+        url: &str,
+        objects: Arc<dyn ObjectStore>,
+        max_connections: u32,
+        migrations: Migrations,
+    ) -> Result<Self, StoreError> {
         if max_connections == 0 {
             return Err(StoreError::Config(
                 "max_connections must be at least 1".into(),
             ));
         }
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|error| StoreError::Config(format!("invalid Postgres URL: {error}")))?;
+        let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        // Migrations take a database-wide advisory lock, so processes starting together
-        // apply them once.
-        crate::migrations::postgres().run(&pool).await?;
+        let status = match migrations {
+            Migrations::Apply => None,
+            Migrations::Create | Migrations::Require => {
+                let mut connection = pool.acquire().await?;
+                Some(schema_status(&mut connection).await?)
+            }
+        };
+        if let Err(error) = check_schema(migrations, status) {
+            pool.close().await;
+            return Err(error);
+        }
+        if migrations != Migrations::Require {
+            // Migrations take a database-wide advisory lock, so processes starting together
+            // apply them once.
+            crate::migrations::postgres().run(&pool).await?;
+        }
         Ok(Self { pool, objects })
+    }
+
+    pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    pub(crate) async fn document_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM documents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    pub(crate) async fn document_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT count(*) AS count FROM documents")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("count")?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// One repeatable-read, read-only transaction for the whole export: every row comes from
+    /// the same snapshot of the database, whatever other nodes commit meanwhile.
+    pub(crate) async fn export(&self) -> Result<Box<dyn ExportReader>, StoreError> {
+        let transaction = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        Ok(Box::new(PostgresExport { transaction }))
+    }
+
+    pub(crate) async fn import_document(
+        &self,
+        document: &ExportedDocument,
+    ) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO documents (id, last_seq, created_at) VALUES ($1, $2, $3::timestamptz)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&document.id)
+        .bind(document.last_seq)
+        .bind(&document.created_at)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let seqs: Vec<i64> = document.document_updates.iter().map(|u| u.seq).collect();
+        let payloads: Vec<&[u8]> = document
+            .document_updates
+            .iter()
+            .map(|u| u.update_bytes.as_slice())
+            .collect();
+        let times: Vec<&str> = document
+            .document_updates
+            .iter()
+            .map(|u| u.created_at.as_str())
+            .collect();
+        sqlx::query(
+            "INSERT INTO document_updates (document_id, seq, update_bytes, created_at)
+             SELECT $1, batch.seq, batch.update_bytes, batch.created_at::timestamptz
+             FROM UNNEST($2::bigint[], $3::bytea[], $4::text[])
+                 AS batch (seq, update_bytes, created_at)",
+        )
+        .bind(&document.id)
+        .bind(seqs)
+        .bind(payloads)
+        .bind(times)
+        .execute(&mut *transaction)
+        .await?;
+        for snapshot in &document.document_snapshots {
+            sqlx::query(
+                "INSERT INTO document_snapshots
+                     (document_id, upto_seq, object_key, sha256, len, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6::timestamptz)",
+            )
+            .bind(&document.id)
+            .bind(snapshot.upto_seq)
+            .bind(&snapshot.object_key)
+            .bind(&snapshot.sha256)
+            .bind(snapshot.len)
+            .bind(&snapshot.created_at)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(true)
+    }
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url)
+        .map_err(|error| StoreError::Config(format!("invalid Postgres URL: {error}")))
+}
+
+/// A timestamp column as RFC 3339 UTC text with microseconds, the form backups carry.
+macro_rules! utc_text {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+    };
+}
+
+/// The schema status, read without creating sqlx's migrations table. The table is looked up
+/// through the connection's `search_path`, as sqlx itself finds it.
+async fn schema_status(connection: &mut PgConnection) -> Result<SchemaStatus, StoreError> {
+    let present: bool =
+        sqlx::query("SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS present")
+            .fetch_one(&mut *connection)
+            .await?
+            .try_get("present")?;
+    let applied = if present {
+        let rows =
+            sqlx::query("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&mut *connection)
+                .await?;
+        Some(
+            rows.iter()
+                .map(|row| {
+                    Ok(AppliedRow {
+                        version: row.try_get("version")?,
+                        success: row.try_get("success")?,
+                        checksum: row.try_get("checksum")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?,
+        )
+    } else {
+        None
+    };
+    Ok(crate::migrations::status(
+        &crate::migrations::postgres(),
+        applied,
+    ))
+}
+
+/// `relais doctor`'s look at the database: one connection, so that a refused connection is
+/// reported at once with its cause instead of after a pool's retries.
+pub(crate) async fn check(url: &str) -> Result<DatabaseCheck, StoreError> {
+    let mut connection = PgConnection::connect_with(&connect_options(url)?).await?;
+    let schema = schema_status(&mut connection).await?;
+    let clock_offset_ms = clock_offset_ms(async {
+        let now_ms: i64 =
+            sqlx::query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms")
+                .fetch_one(&mut connection)
+                .await?
+                .try_get("now_ms")?;
+        Ok(now_ms)
+    })
+    .await?;
+    connection.close().await?;
+    Ok(DatabaseCheck {
+        backend: "postgres",
+        schema,
+        clock_offset_ms,
+    })
+}
+
+/// The read transaction of an export.
+struct PostgresExport {
+    transaction: sqlx::Transaction<'static, Postgres>,
+}
+
+#[async_trait::async_trait]
+impl ExportReader for PostgresExport {
+    async fn header(&mut self) -> Result<ExportHeader, StoreError> {
+        // now() is the transaction's start, the moment its snapshot was taken.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            utc_text!("now()"),
+            " AS as_of,
+                    (SELECT count(*) FROM documents) AS documents,
+                    (SELECT count(*) FROM document_updates) AS updates,
+                    (SELECT count(*) FROM document_snapshots) AS snapshots"
+        ))
+        .fetch_one(&mut *self.transaction)
+        .await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            let value: i64 = row.try_get(column)?;
+            Ok(u64::try_from(value).unwrap_or_default())
+        };
+        Ok(ExportHeader {
+            as_of: row.try_get("as_of")?,
+            documents: count("documents")?,
+            updates: count("updates")?,
+            snapshots: count("snapshots")?,
+        })
+    }
+
+    async fn document_names(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM documents ORDER BY id")
+            .fetch_all(&mut *self.transaction)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    async fn document(&mut self, name: &str) -> Result<Option<ExportedDocument>, StoreError> {
+        let Some(row) = sqlx::query(concat!(
+            "SELECT id, last_seq, ",
+            utc_text!("created_at"),
+            " AS created_at FROM documents WHERE id = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&mut *self.transaction)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let updates = sqlx::query(concat!(
+            "SELECT seq, update_bytes, ",
+            utc_text!("created_at"),
+            " AS created_at FROM document_updates WHERE document_id = $1 ORDER BY seq"
+        ))
+        .bind(name)
+        .fetch_all(&mut *self.transaction)
+        .await?;
+        let snapshots = sqlx::query(concat!(
+            "SELECT upto_seq, object_key, sha256, len, ",
+            utc_text!("created_at"),
+            " AS created_at FROM document_snapshots WHERE document_id = $1 ORDER BY upto_seq"
+        ))
+        .bind(name)
+        .fetch_all(&mut *self.transaction)
+        .await?;
+        Ok(Some(ExportedDocument {
+            id: row.try_get("id")?,
+            last_seq: row.try_get("last_seq")?,
+            created_at: row.try_get("created_at")?,
+            document_updates: updates
+                .iter()
+                .map(|row| {
+                    Ok(ExportedUpdate {
+                        seq: row.try_get("seq")?,
+                        update_bytes: row.try_get("update_bytes")?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            document_snapshots: snapshots
+                .iter()
+                .map(|row| {
+                    Ok(ExportedSnapshot {
+                        upto_seq: row.try_get("upto_seq")?,
+                        object_key: row.try_get("object_key")?,
+                        sha256: row.try_get("sha256")?,
+                        len: row.try_get("len")?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        }))
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        self.transaction.commit().await?;
+        Ok(())
     }
 }
 

@@ -10,12 +10,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection};
 use tracing::instrument;
 
+use crate::admin::{
+    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, ExportedSnapshot, ExportedUpdate,
+    Migrations, check_schema, clock_offset_ms,
+};
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
 use crate::id::{DocumentId, Seq};
+use crate::migrations::{AppliedRow, SchemaStatus};
 use crate::objects;
 use crate::store::{AppendedRange, SnapshotInfo, Store, StoredDocument, StoredUpdate};
 
@@ -44,43 +49,41 @@ impl SqliteStore {
         objects: Arc<dyn ObjectStore>,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
+        Self::open(url, objects, max_connections, Migrations::Apply).await
+    }
+
+    /// [`SqliteStore::connect`] with the schema handled as `migrations` says; with
+    /// [`Migrations::Require`] the file must exist and nothing is created or migrated.
+    pub(crate) async fn open(
+        url: &str,
+        objects: Arc<dyn ObjectStore>,
+        max_connections: u32,
+        migrations: Migrations,
+    ) -> Result<Self, StoreError> {
         if max_connections == 0 {
             return Err(StoreError::Config(
                 "max_connections must be at least 1".into(),
             ));
         }
-        // An in-memory database would silently lose everything at exit, and its shared-cache
-        // mode does not mix with a separate writer pool: refuse it rather than half-support it.
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err(StoreError::Config(
-                "in-memory SQLite is not supported: give a file path such as sqlite://data/relais.db"
-                    .into(),
-            ));
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|error| StoreError::Config(format!("invalid SQLite URL: {error}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk before it returns, so a relayed update survives a
-            // process kill and a power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        if let Some(parent) = options.get_filename().parent()
-            && !parent.as_os_str().is_empty()
-        {
-            tokio::fs::create_dir_all(parent).await.map_err(|error| {
-                StoreError::Config(format!(
-                    "cannot create database directory {}: {error}",
-                    parent.display()
-                ))
-            })?;
-        }
+        let options = connect_options(url, migrations).await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        crate::migrations::sqlite().run(&writer).await?;
+        let status = match migrations {
+            Migrations::Apply => None,
+            Migrations::Create | Migrations::Require => {
+                let mut connection = writer.acquire().await?;
+                Some(schema_status(&mut connection).await?)
+            }
+        };
+        if let Err(error) = check_schema(migrations, status) {
+            writer.close().await;
+            return Err(error);
+        }
+        if migrations != Migrations::Require {
+            crate::migrations::sqlite().run(&writer).await?;
+        }
         let readers = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
@@ -90,6 +93,283 @@ impl SqliteStore {
             readers,
             objects,
         })
+    }
+
+    pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    pub(crate) async fn document_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM documents ORDER BY id")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    pub(crate) async fn document_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT count(*) AS count FROM documents")
+            .fetch_one(&self.readers)
+            .await?
+            .try_get("count")?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// One read transaction for the whole export: in WAL mode it sees the file as of its
+    /// first read, whatever commits meanwhile.
+    pub(crate) async fn export(&self) -> Result<Box<dyn ExportReader>, StoreError> {
+        let transaction = self.readers.begin().await?;
+        Ok(Box::new(SqliteExport { transaction }))
+    }
+
+    pub(crate) async fn import_document(
+        &self,
+        document: &ExportedDocument,
+    ) -> Result<bool, StoreError> {
+        let mut transaction = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Timestamps are normalised to the format the column defaults write.
+        let inserted = sqlx::query(
+            "INSERT INTO documents (id, last_seq, created_at)
+             VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', ?3))
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&document.id)
+        .bind(document.last_seq)
+        .bind(&document.created_at)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for update in &document.document_updates {
+            sqlx::query(
+                "INSERT INTO document_updates (document_id, seq, update_bytes, created_at)
+                 VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', ?4))",
+            )
+            .bind(&document.id)
+            .bind(update.seq)
+            .bind(update.update_bytes.as_slice())
+            .bind(&update.created_at)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for snapshot in &document.document_snapshots {
+            sqlx::query(
+                "INSERT INTO document_snapshots
+                     (document_id, upto_seq, object_key, sha256, len, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', ?6))",
+            )
+            .bind(&document.id)
+            .bind(snapshot.upto_seq)
+            .bind(&snapshot.object_key)
+            .bind(&snapshot.sha256)
+            .bind(snapshot.len)
+            .bind(&snapshot.created_at)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Connection options for `url`. With [`Migrations::Require`] the file must exist: a
+/// maintenance command must not create an empty database where the real one was expected.
+async fn connect_options(
+    url: &str,
+    migrations: Migrations,
+) -> Result<SqliteConnectOptions, StoreError> {
+    // An in-memory database would silently lose everything at exit, and its shared-cache
+    // mode does not mix with a separate writer pool: refuse it rather than half-support it.
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::Config(
+            "in-memory SQLite is not supported: give a file path such as sqlite://data/relais.db"
+                .into(),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|error| StoreError::Config(format!("invalid SQLite URL: {error}")))?
+        .create_if_missing(migrations != Migrations::Require)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk before it returns, so a relayed update survives a
+        // process kill and a power loss.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let file = options.get_filename();
+    match migrations {
+        Migrations::Apply | Migrations::Create => {
+            if let Some(parent) = file.parent()
+                && !parent.as_os_str().is_empty()
+            {
+                tokio::fs::create_dir_all(parent).await.map_err(|error| {
+                    StoreError::Config(format!(
+                        "cannot create database directory {}: {error}",
+                        parent.display()
+                    ))
+                })?;
+            }
+        }
+        Migrations::Require => {
+            if !tokio::fs::try_exists(file).await.unwrap_or(false) {
+                return Err(StoreError::Config(format!(
+                    "database file {} does not exist",
+                    file.display()
+                )));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// The schema status, read without creating sqlx's migrations table.
+async fn schema_status(connection: &mut SqliteConnection) -> Result<SchemaStatus, StoreError> {
+    let tables: i64 = sqlx::query(
+        "SELECT count(*) AS tables FROM sqlite_master
+         WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut *connection)
+    .await?
+    .try_get("tables")?;
+    let applied = if tables == 0 {
+        None
+    } else {
+        let rows =
+            sqlx::query("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&mut *connection)
+                .await?;
+        Some(
+            rows.iter()
+                .map(|row| {
+                    Ok(AppliedRow {
+                        version: row.try_get("version")?,
+                        success: row.try_get("success")?,
+                        checksum: row.try_get("checksum")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?,
+        )
+    };
+    Ok(crate::migrations::status(
+        &crate::migrations::sqlite(),
+        applied,
+    ))
+}
+
+/// `relais doctor`'s look at the database: one connection, nothing created or migrated.
+pub(crate) async fn check(url: &str) -> Result<DatabaseCheck, StoreError> {
+    let options = connect_options(url, Migrations::Require).await?;
+    let mut connection = SqliteConnection::connect_with(&options).await?;
+    let schema = schema_status(&mut connection).await?;
+    // The same machine's clock, read through SQLite: the check is trivially true here, but it
+    // proves the connection answers.
+    let clock_offset_ms = clock_offset_ms(async {
+        let now_ms: i64 = sqlx::query(
+            "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AS now_ms",
+        )
+        .fetch_one(&mut connection)
+        .await?
+        .try_get("now_ms")?;
+        Ok(now_ms)
+    })
+    .await?;
+    connection.close().await?;
+    Ok(DatabaseCheck {
+        backend: "sqlite",
+        schema,
+        clock_offset_ms,
+    })
+}
+
+/// The read transaction of an export.
+struct SqliteExport {
+    transaction: sqlx::Transaction<'static, Sqlite>,
+}
+
+#[async_trait::async_trait]
+impl ExportReader for SqliteExport {
+    async fn header(&mut self) -> Result<ExportHeader, StoreError> {
+        let row = sqlx::query(
+            "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now') AS as_of,
+                    (SELECT count(*) FROM documents) AS documents,
+                    (SELECT count(*) FROM document_updates) AS updates,
+                    (SELECT count(*) FROM document_snapshots) AS snapshots",
+        )
+        .fetch_one(&mut *self.transaction)
+        .await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            let value: i64 = row.try_get(column)?;
+            Ok(u64::try_from(value).unwrap_or_default())
+        };
+        Ok(ExportHeader {
+            as_of: row.try_get("as_of")?,
+            documents: count("documents")?,
+            updates: count("updates")?,
+            snapshots: count("snapshots")?,
+        })
+    }
+
+    async fn document_names(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM documents ORDER BY id")
+            .fetch_all(&mut *self.transaction)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    async fn document(&mut self, name: &str) -> Result<Option<ExportedDocument>, StoreError> {
+        let Some(row) = sqlx::query("SELECT id, last_seq, created_at FROM documents WHERE id = ?1")
+            .bind(name)
+            .fetch_optional(&mut *self.transaction)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let updates = sqlx::query(
+            "SELECT seq, update_bytes, created_at FROM document_updates
+             WHERE document_id = ?1 ORDER BY seq",
+        )
+        .bind(name)
+        .fetch_all(&mut *self.transaction)
+        .await?;
+        let snapshots = sqlx::query(
+            "SELECT upto_seq, object_key, sha256, len, created_at FROM document_snapshots
+             WHERE document_id = ?1 ORDER BY upto_seq",
+        )
+        .bind(name)
+        .fetch_all(&mut *self.transaction)
+        .await?;
+        Ok(Some(ExportedDocument {
+            id: row.try_get("id")?,
+            last_seq: row.try_get("last_seq")?,
+            created_at: row.try_get("created_at")?,
+            document_updates: updates
+                .iter()
+                .map(|row| {
+                    Ok(ExportedUpdate {
+                        seq: row.try_get("seq")?,
+                        update_bytes: row.try_get("update_bytes")?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            document_snapshots: snapshots
+                .iter()
+                .map(|row| {
+                    Ok(ExportedSnapshot {
+                        upto_seq: row.try_get("upto_seq")?,
+                        object_key: row.try_get("object_key")?,
+                        sha256: row.try_get("sha256")?,
+                        len: row.try_get("len")?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        }))
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        self.transaction.commit().await?;
+        Ok(())
     }
 }
 

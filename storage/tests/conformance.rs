@@ -30,9 +30,10 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
+use relais_storage::backup::{BackupError, Progress};
 use relais_storage::{
-    AppendedRange, DocumentId, PostgresStore, Seq, Snapshot, SqliteStore, StorageConfig, Store,
-    StoreError, StoredDocument, StoredUpdate,
+    Admin, AppendedRange, DocumentId, Migrations, PostgresStore, SchemaStatus, Seq, Snapshot,
+    SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
@@ -102,6 +103,20 @@ impl Harness {
 
     fn objects_dir(&self) -> PathBuf {
         self.temp.path().join("objects")
+    }
+
+    /// This test's database and objects as the server would be configured with them.
+    fn config(&self) -> StorageConfig {
+        StorageConfig {
+            database_url: self.database_url.clone(),
+            object_store_url: format!("file://{}", self.objects_dir().display()),
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+
+    /// A directory URL under this test's temporary directory, for backups.
+    fn backup_url(&self, name: &str) -> String {
+        format!("file://{}", self.temp.path().join(name).display())
     }
 
     /// The object store every store of this test shares, as a second node would see it.
@@ -230,6 +245,10 @@ conformance!(
     odd_document_names_work_end_to_end,
     data_survives_reopening,
     ready_on_an_empty_store,
+    backup_then_restore_gives_identical_documents,
+    restore_refuses_non_empty_targets_and_damaged_backups,
+    backup_while_appending_is_consistent,
+    admin_commands_require_a_current_schema,
 );
 
 fn id(name: &str) -> DocumentId {
@@ -952,6 +971,385 @@ async fn ready_on_an_empty_store(harness: Arc<Harness>) {
         Backend::Postgres => "postgres",
     };
     assert_eq!(store.backend_name(), expected);
+    store.close().await;
+}
+
+/// Documents in every state a store can hold: a log only, a snapshot with a tail, two
+/// snapshots and an empty tail, and an odd name. Returns them sorted.
+async fn fill(store: &dyn Store) -> Vec<DocumentId> {
+    let log_only = id("log-only");
+    store
+        .append_updates(&log_only, &[bytes("a1"), bytes("a2"), bytes("a3")])
+        .await
+        .unwrap();
+    let tail = id("snapshot-and-tail");
+    store
+        .append_updates(&tail, &[bytes("b1"), bytes("b2"), bytes("b3")])
+        .await
+        .unwrap();
+    store
+        .write_snapshot(&tail, Seq(2), bytes("state b1..b2"))
+        .await
+        .unwrap();
+    let compacted = id("compacted:twice~");
+    store
+        .append_updates(&compacted, &[bytes("c1"), bytes("c2")])
+        .await
+        .unwrap();
+    store
+        .write_snapshot(&compacted, Seq(1), bytes("state c1"))
+        .await
+        .unwrap();
+    store
+        .write_snapshot(&compacted, Seq(2), Bytes::from(vec![0u8, 255, 7, 0]))
+        .await
+        .unwrap();
+    // A name as y-websocket rooms have them: accents, spaces, '/' segments.
+    let nested = id("PLUi 2027/compte rendu réunion");
+    store
+        .append_updates(&nested, &[bytes("d1"), bytes("d2")])
+        .await
+        .unwrap();
+    store
+        .write_snapshot(&nested, Seq(1), bytes("state d1"))
+        .await
+        .unwrap();
+    let mut documents = vec![log_only, tail, compacted, nested];
+    documents.sort();
+    documents
+}
+
+/// Every file under `dir`, as (path relative to `dir`, contents), sorted.
+fn files_under(dir: &FsPath) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &FsPath, dir: &FsPath, found: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                found.push((relative, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
+}
+
+async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    assert_eq!(source.list_documents().await.unwrap(), documents);
+    let seen = std::sync::Mutex::new(Vec::<Progress>::new());
+    let record = |progress: &Progress| seen.lock().unwrap().push(*progress);
+    let url = harness.backup_url("backup");
+    let summary = source.backup(&url, &record).await.unwrap();
+    assert_eq!(
+        (summary.documents, summary.updates, summary.snapshots),
+        (4, 5, 4)
+    );
+    let last = *seen.lock().unwrap().last().unwrap();
+    assert_eq!((last.documents_done, last.documents_total), (4, 4));
+    assert_eq!((last.blobs_done, last.blobs_total), (4, 4));
+    assert_eq!(last.bytes_done, summary.bytes);
+    let backup_files = files_under(&harness.temp.path().join("backup"));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &backup_files
+            .iter()
+            .find(|(path, _)| path == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(manifest["format"], "relais-backup");
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(backup_files.len(), 1 + 4 + 4, "{backup_files:?}");
+
+    // Into a fresh store of the same backend, and of the other one.
+    for target_backend in [harness.backend, other(harness.backend)] {
+        let target = Harness::new(target_backend).await;
+        let restored = Admin::open(&target.config(), Migrations::Create)
+            .await
+            .unwrap();
+        let restore_summary = restored.restore(&url, &|_| {}).await.unwrap();
+        assert_eq!(restore_summary.documents, 4);
+        assert_eq!(restored.list_documents().await.unwrap(), documents);
+        for document in &documents {
+            assert_eq!(
+                restored.store().load(document).await.unwrap(),
+                store.load(document).await.unwrap(),
+                "{document} restored from {:?} into {target_backend:?}",
+                harness.backend
+            );
+        }
+        if target_backend == harness.backend {
+            // Same backend: backing the restored store up again gives the same rows and blobs,
+            // timestamps included.
+            let again = target.backup_url("again");
+            restored.backup(&again, &|_| {}).await.unwrap();
+            let strip = |files: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+                files
+                    .into_iter()
+                    .filter(|(path, _)| path != "manifest.json")
+                    .collect()
+            };
+            assert_eq!(
+                strip(files_under(&target.temp.path().join("again"))),
+                strip(backup_files.clone())
+            );
+        }
+        // The restored log goes on where it stopped.
+        assert_eq!(
+            restored
+                .store()
+                .append_updates(&documents[0], &[bytes("next")])
+                .await
+                .unwrap()
+                .first,
+            store.load(&documents[0]).await.unwrap().last_seq.next()
+        );
+        restored.close().await;
+        target.cleanup().await;
+    }
+    source.close().await;
+    store.close().await;
+}
+
+fn other(backend: Backend) -> Backend {
+    match backend {
+        Backend::Sqlite => Backend::Postgres,
+        Backend::Postgres => Backend::Sqlite,
+    }
+}
+
+async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    let url = harness.backup_url("backup");
+    source.backup(&url, &|_| {}).await.unwrap();
+
+    // A backup never goes into a location that holds something.
+    let error = source.backup(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(error, BackupError::LocationNotEmpty(_)),
+        "{error:?}"
+    );
+    // A restore never goes into a store that holds something: documents...
+    let error = source.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("4 documents")),
+        "{error:?}"
+    );
+
+    // ... or only objects.
+    let target = Harness::new(harness.backend).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    std::fs::write(target.objects_dir().join("stray"), b"x").unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("stray")),
+        "{error:?}"
+    );
+    std::fs::remove_file(target.objects_dir().join("stray")).unwrap();
+
+    // Not a backup, or an unfinished one.
+    let error = restored
+        .restore(&harness.backup_url("nothing-here"), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, BackupError::Invalid(why) if why.contains("manifest.json")),
+        "{error:?}"
+    );
+
+    // A damaged document file or a missing blob is found before anything is written.
+    let backup_dir = harness.temp.path().join("backup");
+    let document_file = backup_dir.join("documents/00000000.json");
+    let original = std::fs::read(&document_file).unwrap();
+    let mut damaged = original.clone();
+    damaged[10] ^= 1;
+    std::fs::write(&document_file, &damaged).unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(matches!(error, BackupError::Invalid(_)), "{error:?}");
+    assert_eq!(restored.contents().await.unwrap(), None);
+    std::fs::write(&document_file, &original).unwrap();
+    let blob = files_under(&backup_dir)
+        .into_iter()
+        .find(|(path, _)| path.starts_with("blobs/"))
+        .unwrap()
+        .0;
+    std::fs::remove_file(backup_dir.join(&blob)).unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::Invalid(why) if why.contains("missing")),
+        "{error:?}"
+    );
+    assert_eq!(restored.contents().await.unwrap(), None);
+
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
+
+/// A backup taken while a writer appends and compacts is one consistent point of the log:
+/// every restored document loads (no gap, no missing blob).
+async fn backup_while_appending_is_consistent(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let busy = id("busy");
+    store
+        .append_updates(&busy, &[bytes("first")])
+        .await
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let store = Arc::clone(&store);
+        let stop = Arc::clone(&stop);
+        let busy = busy.clone();
+        tokio::spawn(async move {
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) || rounds < 20 {
+                let range = store
+                    .append_updates(&busy, &[bytes("x"), bytes("y")])
+                    .await
+                    .unwrap();
+                if rounds.is_multiple_of(3) {
+                    store
+                        .write_snapshot(&busy, range.last, bytes(&format!("upto {}", range.last)))
+                        .await
+                        .unwrap();
+                }
+                rounds += 1;
+            }
+        })
+    };
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    let mut urls = Vec::new();
+    for attempt in 0..3 {
+        let url = harness.backup_url(&format!("backup-{attempt}"));
+        source.backup(&url, &|_| {}).await.unwrap();
+        urls.push(url);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    let final_seq = store.load(&busy).await.unwrap().last_seq;
+    for url in urls {
+        let target = Harness::new(harness.backend).await;
+        let restored = Admin::open(&target.config(), Migrations::Create)
+            .await
+            .unwrap();
+        restored.restore(&url, &|_| {}).await.unwrap();
+        let loaded = restored.store().load(&busy).await.unwrap();
+        assert!(loaded.last_seq >= Seq(1) && loaded.last_seq <= final_seq);
+        restored.close().await;
+        target.cleanup().await;
+    }
+    source.close().await;
+    store.close().await;
+}
+
+async fn admin_commands_require_a_current_schema(harness: Arc<Harness>) {
+    // Nothing exists yet: a SQLite file is not created, a Postgres schema is not migrated.
+    let error = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap_err();
+    match harness.backend {
+        Backend::Sqlite => {
+            assert!(
+                matches!(&error, StoreError::Config(why) if why.contains("does not exist")),
+                "{error:?}"
+            );
+            assert!(
+                relais_storage::check_database(&harness.database_url)
+                    .await
+                    .is_err()
+            );
+            assert!(!harness.temp.path().join("db/relais.db").exists());
+        }
+        Backend::Postgres => {
+            assert!(
+                matches!(
+                    error,
+                    StoreError::Schema(SchemaStatus::Behind { applied: 0, .. })
+                ),
+                "{error:?}"
+            );
+            let check = relais_storage::check_database(&harness.database_url)
+                .await
+                .unwrap();
+            assert!(
+                matches!(check.schema, SchemaStatus::Behind { .. }),
+                "{check:?}"
+            );
+            // Still nothing migrated.
+            assert!(
+                Admin::open(&harness.config(), Migrations::Require)
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    let store = harness.open().await;
+    let admin = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    assert_eq!(admin.backend_name(), store.backend_name());
+    assert!(admin.list_documents().await.unwrap().is_empty());
+    assert_eq!(admin.contents().await.unwrap(), None);
+    let check = relais_storage::check_database(&harness.database_url)
+        .await
+        .unwrap();
+    assert!(check.schema.is_current(), "{check:?}");
+    assert!(check.clock_offset_ms.abs() < 2_000, "{check:?}");
+    relais_storage::check_object_store(&harness.config().object_store_url)
+        .await
+        .unwrap();
+    assert!(harness.blob_files().is_empty(), "the probe must be deleted");
+    admin.close().await;
+
+    // A migration from a newer build: nothing opens it for maintenance, not even to restore.
+    let future = "INSERT INTO _sqlx_migrations
+                      (version, description, success, checksum, execution_time)
+                  VALUES (9999, 'from the future', true, X'00', 0)";
+    match harness.backend {
+        Backend::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(&harness.database_url)
+                .await
+                .unwrap();
+            sqlx::query(future).execute(&mut connection).await.unwrap();
+            connection.close().await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut connection = PgConnection::connect(&harness.database_url).await.unwrap();
+            sqlx::query(AssertSqlSafe(future.replace("X'00'", "'\\x00'")))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            connection.close().await.unwrap();
+        }
+    }
+    for migrations in [Migrations::Require, Migrations::Create] {
+        let error = Admin::open(&harness.config(), migrations)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Schema(SchemaStatus::Incompatible(why)) if why.contains("9999")),
+            "{migrations:?}: {error:?}"
+        );
+    }
     store.close().await;
 }
 

@@ -117,18 +117,23 @@ async fn never_reading_client_is_closed_with_1013_and_others_keep_editing() -> a
     let url = server.ws_url(&room);
 
     // The stalled client completes the handshake, then never reads: a raw socket we leave alone.
-    let (stalled, _) = tokio_tungstenite::connect_async(&url).await?;
+    // A small fixed receive buffer (no autotuning) so that a few MiB fill the path.
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(32 * 1024)?;
+    let stream = socket.connect(server.address().parse()?).await?;
+    let (stalled, _) = tokio_tungstenite::client_async(url.as_str(), stream).await?;
     let writer = YClient::connect_synced(&url).await?;
     let reader = YClient::connect_synced(&url).await?;
 
-    // About 16 MiB of edits: more than socket buffers hold, so the stalled outbox fills.
+    // About 8 MiB of edits: more than the server's send buffer (4 MiB at most here) and the
+    // stalled client's receive buffer hold, so its outbox fills.
     let chunk = large_text(32 * 1024);
     let started = tokio::time::Instant::now();
-    for _ in 0..512 {
+    for _ in 0..256 {
         writer.append(&chunk)?;
     }
-    eventually(Duration::from_secs(60), "the reader to receive every edit", || {
-        let done = reader.text().len() == 512 * chunk.len();
+    eventually(Duration::from_secs(120), "the reader to receive every edit", || {
+        let done = reader.text().len() == 256 * chunk.len();
         async move { done.then_some(()) }
     })
     .await

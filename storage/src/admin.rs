@@ -1,0 +1,406 @@
+//! Administration: the handle the `relais` maintenance commands use (list documents, back up,
+//! restore, compact through [`Admin::store`]) and the health checks of `relais doctor`.
+//!
+//! The server's rooms never see any of this: they only get a [`Store`].
+//! Rows cross this module as the databases hold them (text ids, signed seqs, timestamps as
+//! RFC 3339 text), so that a backup copies them faithfully and a restore can check them before
+//! writing; Yjs bytes stay opaque as everywhere in this crate.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use object_store::ObjectStore;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::id::DocumentId;
+use crate::migrations::SchemaStatus;
+use crate::objects;
+use crate::postgres::PostgresStore;
+use crate::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::{StorageConfig, open_object_store};
+
+/// What opening a store does with the database schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Migrations {
+    /// Create or update the schema, as the server does at startup.
+    Apply,
+    /// Create the schema in a database that has none (creating a SQLite file if missing), but
+    /// refuse with [`StoreError::Schema`], without changing anything, a database that already
+    /// has a schema of another version: for restoring into a new database, where migrating a
+    /// database in use by mistake must not happen.
+    Create,
+    /// Leave the schema alone and refuse with [`StoreError::Schema`] unless it is exactly the
+    /// one this build expects; a SQLite file must already exist. For commands that read or
+    /// change existing data: they must neither migrate a database under running servers of
+    /// another version nor create an empty one by mistake.
+    Require,
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of a database URL; anything but `sqlite:`/`postgres:`/`postgresql:` is
+    /// [`StoreError::Config`] naming the scheme only (the URL may hold a password).
+    pub(crate) fn of(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::Config(format!(
+                "unsupported database URL scheme {scheme:?}: use sqlite:// or postgres://"
+            ))),
+        }
+    }
+}
+
+enum Opened {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// A store opened for maintenance: everything a [`Store`] does, plus listing documents,
+/// [`Admin::backup`] and [`Admin::restore`].
+pub struct Admin {
+    opened: Opened,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// Opens the database and the object store of `config`, migrating the schema or requiring
+    /// it to be current as `migrations` says.
+    pub async fn open(config: &StorageConfig, migrations: Migrations) -> Result<Self, StoreError> {
+        let objects = open_object_store(&config.object_store_url)?;
+        let url = config.database_url.as_str();
+        let opened = match Backend::of(url)? {
+            Backend::Sqlite => Opened::Sqlite(
+                SqliteStore::open(url, objects, config.max_connections, migrations).await?,
+            ),
+            Backend::Postgres => Opened::Postgres(
+                PostgresStore::open(url, objects, config.max_connections, migrations).await?,
+            ),
+        };
+        Ok(Self { opened })
+    }
+
+    /// The store itself, for loading documents and writing snapshots.
+    pub fn store(&self) -> &dyn Store {
+        match &self.opened {
+            Opened::Sqlite(store) => store,
+            Opened::Postgres(store) => store,
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.store().backend_name()
+    }
+
+    /// Every document the database knows, by name.
+    pub async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
+        let names = match &self.opened {
+            Opened::Sqlite(store) => store.document_names().await?,
+            Opened::Postgres(store) => store.document_names().await?,
+        };
+        names
+            .iter()
+            .map(|name| {
+                DocumentId::parse(name).map_err(|error| {
+                    StoreError::corrupt(format!(
+                        "the database holds an invalid document name: {error}"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// What makes this store not empty, or `None` when it holds no document and no object.
+    pub async fn contents(&self) -> Result<Option<String>, StoreError> {
+        let documents = match &self.opened {
+            Opened::Sqlite(store) => store.document_count().await?,
+            Opened::Postgres(store) => store.document_count().await?,
+        };
+        if documents > 0 {
+            return Ok(Some(format!("the database holds {documents} documents")));
+        }
+        let first = objects::first_object(self.objects().as_ref())
+            .await
+            .map_err(StoreError::ObjectStore)?;
+        Ok(first.map(|key| format!("the object store holds objects (for example {key})")))
+    }
+
+    /// Closes the connection pools.
+    pub async fn close(&self) {
+        self.store().close().await;
+    }
+
+    pub(crate) fn objects(&self) -> &Arc<dyn ObjectStore> {
+        match &self.opened {
+            Opened::Sqlite(store) => store.objects(),
+            Opened::Postgres(store) => store.objects(),
+        }
+    }
+
+    /// Starts one consistent read of every row.
+    pub(crate) async fn export(&self) -> Result<Box<dyn ExportReader>, StoreError> {
+        match &self.opened {
+            Opened::Sqlite(store) => store.export().await,
+            Opened::Postgres(store) => store.export().await,
+        }
+    }
+
+    /// Inserts one document's rows in one transaction. `false` (and nothing written) when the
+    /// document already exists. The caller has written and checked the snapshot blobs first.
+    pub(crate) async fn import_document(
+        &self,
+        document: &ExportedDocument,
+    ) -> Result<bool, StoreError> {
+        match &self.opened {
+            Opened::Sqlite(store) => store.import_document(document).await,
+            Opened::Postgres(store) => store.import_document(document).await,
+        }
+    }
+}
+
+/// Whether a database whose schema stands at `status` (read before anything was migrated;
+/// `None` when not read) may be opened with `migrations`.
+pub(crate) fn check_schema(
+    migrations: Migrations,
+    status: Option<SchemaStatus>,
+) -> Result<(), StoreError> {
+    match (migrations, status) {
+        (Migrations::Apply, _) | (_, None) => Ok(()),
+        (_, Some(SchemaStatus::Current { .. })) => Ok(()),
+        (Migrations::Create, Some(SchemaStatus::Behind { applied: 0, .. })) => Ok(()),
+        (_, Some(status)) => Err(StoreError::Schema(status)),
+    }
+}
+
+/// What `relais doctor` learns from the database.
+#[derive(Clone, Debug)]
+pub struct DatabaseCheck {
+    /// `"sqlite"` or `"postgres"`.
+    pub backend: &'static str,
+    /// Where the schema stands.
+    pub schema: SchemaStatus,
+    /// The database's clock minus this machine's, in milliseconds, measured at the middle of
+    /// the query (so the round trip does not count).
+    pub clock_offset_ms: i64,
+}
+
+/// Connects once to the database (no pool, no retries, no migration, no file creation) and
+/// reads its schema status and clock.
+pub async fn check_database(url: &str) -> Result<DatabaseCheck, StoreError> {
+    match Backend::of(url)? {
+        Backend::Sqlite => crate::sqlite::check(url).await,
+        Backend::Postgres => crate::postgres::check(url).await,
+    }
+}
+
+/// Opens the object store at `url` and writes, reads back and deletes a probe object under
+/// `doctor/` with a create-only put, as snapshots are written.
+pub async fn check_object_store(url: &str) -> Result<(), StoreError> {
+    let objects = open_object_store(url)?;
+    objects::probe(objects.as_ref()).await
+}
+
+/// Runs `query` (which returns the database's time in milliseconds since the epoch) and
+/// compares it with this machine's clock at the middle of the round trip.
+pub(crate) async fn clock_offset_ms<F>(query: F) -> Result<i64, StoreError>
+where
+    F: Future<Output = Result<i64, StoreError>>,
+{
+    let before = SystemTime::now();
+    let database_ms = query.await?;
+    let after = SystemTime::now();
+    let round_trip = after.duration_since(before).unwrap_or(Duration::ZERO);
+    let middle = before + round_trip / 2;
+    let local_ms = match middle.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before_epoch) => {
+            -i64::try_from(before_epoch.duration().as_millis()).unwrap_or(i64::MAX)
+        }
+    };
+    Ok(database_ms.saturating_sub(local_ms))
+}
+
+/// Totals read at the start of an export, in the same read transaction as the rows.
+#[derive(Clone, Debug)]
+pub(crate) struct ExportHeader {
+    /// The database's time when the read began, RFC 3339 UTC.
+    pub as_of: String,
+    pub documents: u64,
+    pub updates: u64,
+    pub snapshots: u64,
+}
+
+/// A read transaction over every row, opened by a backend; rows are read document by document
+/// so that memory holds one document at a time.
+#[async_trait::async_trait]
+pub(crate) trait ExportReader: Send {
+    async fn header(&mut self) -> Result<ExportHeader, StoreError>;
+    /// Every document name, in the database's order.
+    async fn document_names(&mut self) -> Result<Vec<String>, StoreError>;
+    /// One document's rows; `None` if the name is unknown.
+    async fn document(&mut self, name: &str) -> Result<Option<ExportedDocument>, StoreError>;
+    /// Ends the read transaction.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// One document's rows in every table keyed by document, as stored. This is also the JSON of
+/// a backup's per-document file, so field names follow the columns and a field nobody knows
+/// is refused rather than dropped. A table added later gets a `#[serde(default)]` field, so
+/// that older backups still restore (with that table empty).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportedDocument {
+    /// `documents.id`.
+    pub id: String,
+    /// `documents.last_seq`.
+    pub last_seq: i64,
+    /// `documents.created_at`, RFC 3339 UTC.
+    pub created_at: String,
+    /// Rows of `document_updates`, ascending seq.
+    pub document_updates: Vec<ExportedUpdate>,
+    /// Rows of `document_snapshots`, ascending `upto_seq`.
+    pub document_snapshots: Vec<ExportedSnapshot>,
+}
+
+/// A `document_updates` row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportedUpdate {
+    pub seq: i64,
+    /// The opaque update, base64 (standard alphabet, padded) in JSON.
+    #[serde(with = "base64_bytes")]
+    pub update_bytes: Vec<u8>,
+    pub created_at: String,
+}
+
+/// A `document_snapshots` row; its blob travels separately, under its `object_key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportedSnapshot {
+    pub upto_seq: i64,
+    pub object_key: String,
+    pub sha256: String,
+    pub len: i64,
+    pub created_at: String,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_databases_get_a_schema_created() {
+        let current = SchemaStatus::Current { version: 1 };
+        let fresh = SchemaStatus::Behind {
+            applied: 0,
+            latest: 2,
+            pending: 2,
+        };
+        let older = SchemaStatus::Behind {
+            applied: 1,
+            latest: 2,
+            pending: 1,
+        };
+        let newer = SchemaStatus::Incompatible("newer".into());
+        for status in [&current, &fresh, &older, &newer] {
+            assert!(check_schema(Migrations::Apply, Some(status.clone())).is_ok());
+        }
+        assert!(check_schema(Migrations::Create, Some(current.clone())).is_ok());
+        assert!(check_schema(Migrations::Create, Some(fresh.clone())).is_ok());
+        assert!(check_schema(Migrations::Create, Some(older.clone())).is_err());
+        assert!(check_schema(Migrations::Create, Some(newer.clone())).is_err());
+        assert!(check_schema(Migrations::Require, Some(current)).is_ok());
+        for status in [fresh, older, newer] {
+            assert!(check_schema(Migrations::Require, Some(status)).is_err());
+        }
+    }
+
+    #[test]
+    fn backends_follow_the_scheme() {
+        assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgres://h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::of("postgresql://h/db").unwrap(), Backend::Postgres);
+        let error = Backend::of("mysql://root:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"mysql\"") && !error.contains("secret"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn exported_rows_round_trip_through_json_and_refuse_unknown_fields() {
+        let document = ExportedDocument {
+            id: "notes".into(),
+            last_seq: 2,
+            created_at: "2026-03-03T10:00:00.123Z".into(),
+            document_updates: vec![ExportedUpdate {
+                seq: 2,
+                update_bytes: vec![0, 1, 2, 255],
+                created_at: "2026-03-03T10:00:01.000Z".into(),
+            }],
+            document_snapshots: vec![ExportedSnapshot {
+                upto_seq: 1,
+                object_key: "documents/notes/snapshots/1.ydoc".into(),
+                sha256: "a".repeat(64),
+                len: 3,
+                created_at: "2026-03-03T10:00:00.500Z".into(),
+            }],
+        };
+        let json = serde_json::to_string(&document).unwrap();
+        assert!(json.contains("\"update_bytes\":\"AAEC/w==\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ExportedDocument>(&json).unwrap(),
+            document
+        );
+        let newer = json.replacen('{', "{\"document_versions\":[],", 1);
+        assert!(serde_json::from_str::<ExportedDocument>(&newer).is_err());
+    }
+
+    #[tokio::test]
+    async fn clock_offset_compares_with_the_middle_of_the_query() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let offset = clock_offset_ms(async { Ok(now_ms + 5_000) }).await.unwrap();
+        assert!((4_900..=5_000).contains(&offset), "{offset}");
+    }
+}
