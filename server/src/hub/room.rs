@@ -276,12 +276,25 @@ impl Room {
                     }
                 }
             }
+            #[cfg(debug_assertions)]
+            self.check_invariants();
             if shutting_down && self.is_flushed() {
                 self.hub.remove_room(&self.document, self.generation);
                 self.close();
                 return;
             }
         }
+    }
+
+    /// Debug builds (and so the end-to-end tests) check these after every event.
+    #[cfg(debug_assertions)]
+    fn check_invariants(&self) {
+        assert_eq!(self.empty_since.is_some(), self.clients.is_empty(), "empty_since tracks the client set");
+        assert!(
+            self.clients.values().all(|client| client.awareness_ids.len() <= MAX_AWARENESS_IDS_PER_CONNECTION),
+            "no connection speaks for more awareness states than allowed"
+        );
+        assert!(self.in_flight.as_ref().is_none_or(|batch| !batch.is_empty()), "no empty commit in flight");
     }
 
     fn is_flushed(&self) -> bool {
