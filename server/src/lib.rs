@@ -69,6 +69,13 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     println!("relais listening on http://{address}");
 
     let server_shutdown = shutdown.clone();
+    // Updates are small frames that must go out at once: without TCP_NODELAY, Nagle's
+    // algorithm and delayed acknowledgements hold them back by up to 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            warn!(error = %error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
     server.await.context("http server failed")?;
 
