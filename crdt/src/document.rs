@@ -115,7 +115,13 @@ impl DocState {
             }
             let changed =
                 txn.before_state() != txn.after_state() || !txn.delete_set().is_empty();
-            let delta = changed.then(|| txn.encode_update_v1());
+            // The encoder reserves 1 KiB; a typing delta is tens of bytes and is kept while
+            // pending, in flight and queued for every client.
+            let delta = changed.then(|| {
+                let mut delta = txn.encode_update_v1();
+                delta.shrink_to_fit();
+                delta
+            });
             drop(txn);
             applied.map(|()| delta)
         }));

@@ -75,6 +75,9 @@ async fn yjs(
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
+        // tungstenite zero-fills its read buffer to this size before each read and keeps it:
+        // the 128 KiB default costs that much per idle connection. Larger frames still work.
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| tracker.track_future(serve_connection(socket, hub, document, slot))))
 }
 

@@ -24,6 +24,9 @@ use crate::migrations::{AppliedRow, SchemaStatus};
 use crate::objects;
 use crate::store::{AppendedRange, SnapshotInfo, Store, StoredDocument, StoredUpdate};
 
+/// Rows per multi-row INSERT: 3 bound values each, well under SQLite's 32,766 variables.
+const ROWS_PER_INSERT: usize = 500;
+
 /// How long a connection waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -434,15 +437,19 @@ impl Store for SqliteStore {
         .await?
         .try_get("last_seq")?;
         let first = last_after - count + 1;
-        for (seq, update) in (first..).zip(updates) {
-            sqlx::query(
-                "INSERT INTO document_updates (document_id, seq, update_bytes) VALUES (?1, ?2, ?3)",
-            )
-            .bind(document.as_str())
-            .bind(seq)
-            .bind(update.as_ref())
-            .execute(&mut *transaction)
-            .await?;
+        // One multi-row INSERT per chunk: sqlx runs each SQLite statement on its worker thread,
+        // so a statement per update costs a thread hand-off per update.
+        let rows: Vec<(i64, &Bytes)> = (first..).zip(updates).collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO document_updates (document_id, seq, update_bytes) ",
+            );
+            insert.push_values(chunk, |mut row, (seq, update)| {
+                row.push_bind(document.as_str())
+                    .push_bind(*seq)
+                    .push_bind(update.as_ref());
+            });
+            insert.build().execute(&mut *transaction).await?;
         }
         transaction.commit().await?;
         common::appended_range(last_after, count)

@@ -110,7 +110,7 @@ async fn large_paste_of_five_mebibytes_reaches_the_others() -> anyhow::Result<()
 async fn never_reading_client_is_closed_with_1013_and_others_keep_editing() -> anyhow::Result<()> {
     let server = TestServer::start_with(
         Backend::Sqlite,
-        &["--client-outbox-messages", "8", "--max-batch-updates", "4", "--write-timeout-ms", "60000"],
+        &["--client-outbox-messages", "32", "--max-batch-updates", "4", "--write-timeout-ms", "60000"],
     )
     .await?;
     let room = room();
@@ -125,16 +125,21 @@ async fn never_reading_client_is_closed_with_1013_and_others_keep_editing() -> a
     let writer = YClient::connect_synced(&url).await?;
     let reader = YClient::connect_synced(&url).await?;
 
-    // About 8 MiB of edits: more than the server's send buffer (4 MiB at most here) and the
-    // stalled client's receive buffer hold, so its outbox fills.
+    // About 10 MiB of edits: more than the server's send buffer (4 MiB at most here), the
+    // stalled client's receive buffer and an outbox of 32 frames hold, so its outbox fills.
     let chunk = large_text(32 * 1024);
     let started = tokio::time::Instant::now();
-    for _ in 0..256 {
+    for _ in 0..320 {
         writer.append(&chunk)?;
     }
     eventually(Duration::from_secs(120), "the reader to receive every edit", || {
-        let done = reader.text().len() == 256 * chunk.len();
-        async move { done.then_some(()) }
+        let done = reader.text().len() == 320 * chunk.len();
+        // A reader closed as too slow would never finish: fail at once with the reason.
+        let closed = reader.closed();
+        async move {
+            assert_eq!(closed, None, "the reading client was closed");
+            done.then_some(())
+        }
     })
     .await
     .map_err(|e| e.context(format!("reader has {} bytes; server log:\n{}", reader.text().len(), server.log())))?;

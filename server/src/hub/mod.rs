@@ -24,6 +24,9 @@ use crate::bus::Bus;
 use crate::config::HubConfig;
 use crate::metrics::Metrics;
 
+/// Snapshots written at the same time by one process.
+const SNAPSHOTS_AT_ONCE: usize = 2;
+
 /// Identifies one websocket connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(u64);
@@ -52,6 +55,7 @@ struct HubInner {
     next_generation: AtomicU64,
     next_connection: AtomicU64,
     connections: AtomicUsize,
+    snapshot_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Hub {
@@ -78,6 +82,7 @@ impl Hub {
                 next_generation: AtomicU64::new(1),
                 next_connection: AtomicU64::new(1),
                 connections: AtomicUsize::new(0),
+                snapshot_permits: Arc::new(tokio::sync::Semaphore::new(SNAPSHOTS_AT_ONCE)),
             }),
         }
     }
@@ -109,6 +114,11 @@ impl Hub {
 
     pub fn tracker(&self) -> &TaskTracker {
         &self.inner.tracker
+    }
+
+    /// Permits for snapshot writes, shared by every room of the process.
+    pub(crate) fn snapshot_permits(&self) -> Arc<tokio::sync::Semaphore> {
+        self.inner.snapshot_permits.clone()
     }
 
     /// Number of rooms currently loaded.

@@ -48,6 +48,7 @@ pub(crate) fn spawn(
     document: DocumentId,
     tracker: &tokio_util::task::TaskTracker,
     hard_stop: CancellationToken,
+    snapshot_permits: Arc<tokio::sync::Semaphore>,
 ) -> (mpsc::Sender<PersistJob>, mpsc::Receiver<PersistResult>) {
     let (job_sender, mut jobs) = mpsc::channel::<PersistJob>(2);
     // Room and persister alternate with at most two jobs outstanding, so results fit.
@@ -73,8 +74,12 @@ pub(crate) fn spawn(
                         let store = store.clone();
                         let document = document.clone();
                         let result_sender = result_sender.clone();
+                        let snapshot_permits = snapshot_permits.clone();
                         snapshot_tracker.spawn(
                             async move {
+                                // Bounded across the process, so that many rooms closing at once
+                                // do not queue many snapshots in front of other rooms' commits.
+                                let _permit = snapshot_permits.acquire_owned().await;
                                 let outcome = store.write_snapshot(&document, upto, state).await;
                                 let _ = result_sender.send(PersistResult::Snapshotted(outcome)).await;
                             }

@@ -92,6 +92,9 @@ struct Pending {
 /// for clients that multiplex documents.
 const MAX_AWARENESS_IDS_PER_CONNECTION: usize = 32;
 
+/// Updates since the last snapshot below which a closing room writes none.
+const FINAL_SNAPSHOT_MIN_UPDATES: u64 = 100;
+
 /// Pending deltas beyond which they are merged into one while a commit is slow.
 const MERGE_PENDING_ABOVE: usize = 1024;
 
@@ -165,7 +168,13 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
             return;
         }
     };
-    let (persist_jobs, persist_results) = persister::spawn(hub.store().clone(), document.clone(), hub.tracker(), hub.hard_stop_token());
+    let (persist_jobs, persist_results) = persister::spawn(
+        hub.store().clone(),
+        document.clone(),
+        hub.tracker(),
+        hub.hard_stop_token(),
+        hub.snapshot_permits(),
+    );
     let room = Room {
         hub,
         document,
@@ -314,9 +323,11 @@ impl Room {
         })
     }
 
-    /// Hands a final snapshot to the persister, which outlives us.
+    /// Hands a final snapshot to the persister, which outlives us, unless the log since the
+    /// last one is short: replaying it on the next load is cheaper than a snapshot, and many
+    /// rooms closing together would otherwise write many snapshots at once.
     fn close(mut self) {
-        if self.updates_since_snapshot > 0 {
+        if self.updates_since_snapshot >= FINAL_SNAPSHOT_MIN_UPDATES {
             self.start_snapshot();
         }
         info!(clients = self.clients.len(), "room closed");
@@ -495,10 +506,7 @@ impl Room {
                     };
                     bus.publish(&self.document, &event);
                 }
-                for pending in batch {
-                    self.broadcast(&protocol::encode_update(&pending.delta).into(), pending.origin);
-                    self.hub.metrics().relay_delay_seconds.observe(pending.received_at.elapsed().as_secs_f64());
-                }
+                self.relay_batch(&batch);
                 if self.updates_since_snapshot >= self.hub.config().snapshot_every_updates && !self.snapshot_in_flight {
                     self.start_snapshot();
                 }
@@ -543,6 +551,33 @@ impl Room {
             }
         }
         Ok(())
+    }
+
+    /// Relays a committed batch. Several deltas go out merged as one update, so a client
+    /// gets one frame per commit rather than one per delta: fewer outbox slots, writes and
+    /// system calls. The authors get their own edits back inside it, which Yjs ignores; a
+    /// single delta still skips its author.
+    fn relay_batch(&mut self, batch: &[Pending]) {
+        let merged = match batch {
+            [] => return,
+            [_] => None,
+            _ => {
+                let parts: Vec<&[u8]> = batch.iter().map(|pending| pending.delta.as_ref()).collect();
+                merge_updates(&parts).ok()
+            }
+        };
+        match merged {
+            Some(merged) => self.broadcast(&protocol::encode_update(&merged).into(), None),
+            None => {
+                for pending in batch {
+                    self.broadcast(&protocol::encode_update(&pending.delta).into(), pending.origin);
+                }
+            }
+        }
+        let metrics = self.hub.metrics();
+        for pending in batch {
+            metrics.relay_delay_seconds.observe(pending.received_at.elapsed().as_secs_f64());
+        }
     }
 
     /// Applies updates other nodes committed, in seq order, relaying what is new to our
