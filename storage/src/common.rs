@@ -146,3 +146,48 @@ pub(crate) fn appended_range(
         last: seq_from_db(last_after)?,
     })
 }
+
+/// A document's exported rows, from the rows of either backend: `row` from `documents`,
+/// `updates` from `document_updates`, `snapshots` from `document_snapshots`, with `created_at`
+/// already as RFC 3339 text.
+pub(crate) fn exported_document<R>(
+    row: &R,
+    updates: &[R],
+    snapshots: &[R],
+) -> Result<crate::admin::ExportedDocument, StoreError>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use crate::admin::{ExportedDocument, ExportedSnapshot, ExportedUpdate};
+    Ok(ExportedDocument {
+        id: row.try_get("id")?,
+        last_seq: row.try_get("last_seq")?,
+        created_at: row.try_get("created_at")?,
+        document_updates: updates
+            .iter()
+            .map(|row| {
+                Ok(ExportedUpdate {
+                    seq: row.try_get("seq")?,
+                    update_bytes: row.try_get("update_bytes")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        document_snapshots: snapshots
+            .iter()
+            .map(|row| {
+                Ok(ExportedSnapshot {
+                    upto_seq: row.try_get("upto_seq")?,
+                    object_key: row.try_get("object_key")?,
+                    sha256: row.try_get("sha256")?,
+                    len: row.try_get("len")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+    })
+}

@@ -14,7 +14,7 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection};
 use tracing::instrument;
 
 use crate::admin::{
-    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, ExportedSnapshot, ExportedUpdate,
+    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument,
     Migrations, check_schema, clock_offset_ms,
 };
 use crate::common::{self, DocumentRows, SnapshotRow};
@@ -341,33 +341,7 @@ impl ExportReader for SqliteExport {
         .bind(name)
         .fetch_all(&mut *self.transaction)
         .await?;
-        Ok(Some(ExportedDocument {
-            id: row.try_get("id")?,
-            last_seq: row.try_get("last_seq")?,
-            created_at: row.try_get("created_at")?,
-            document_updates: updates
-                .iter()
-                .map(|row| {
-                    Ok(ExportedUpdate {
-                        seq: row.try_get("seq")?,
-                        update_bytes: row.try_get("update_bytes")?,
-                        created_at: row.try_get("created_at")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-            document_snapshots: snapshots
-                .iter()
-                .map(|row| {
-                    Ok(ExportedSnapshot {
-                        upto_seq: row.try_get("upto_seq")?,
-                        object_key: row.try_get("object_key")?,
-                        sha256: row.try_get("sha256")?,
-                        len: row.try_get("len")?,
-                        created_at: row.try_get("created_at")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        }))
+        common::exported_document(&row, &updates, &snapshots).map(Some)
     }
 
     async fn finish(self: Box<Self>) -> Result<(), StoreError> {
