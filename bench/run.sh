@@ -115,6 +115,11 @@ fi
 # SERVER_PID, URL (websocket URL template) and PROTOCOL. Data persists in $WORK/data/NAME across
 # restarts within the run.
 STARTS=0
+# relais_token ARGS...: an editor token on every document for a relais store (the hub refuses
+# anonymous clients); the load generator passes it as ?token=, as any application would.
+relais_token() {
+  "$RELAIS" token create --document '*' --role editor --expires 2d "$@"
+}
 start_server() {
   # Fresh log files per start: an old address line must never be taken for the new one.
   STARTS=$((STARTS + 1))
@@ -123,8 +128,11 @@ start_server() {
   PROTOCOL=y-websocket
   local path="/yjs/"
   case "$name" in
-    relais-sqlite) "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" >>"$out" 2>>"$err" & ;;
+    relais-sqlite)
+      path="/yjs/{room}?token=$(relais_token --data-dir "$data")"
+      "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" >>"$out" 2>>"$err" & ;;
     relais-postgres)
+      path="/yjs/{room}?token=$(relais_token --data-dir "$data" --database-url "$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA")"
       "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" \
         --database-url "$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA" >>"$out" 2>>"$err" & ;;
     raw-relay) "${PIN_SERVER[@]}" "$RAW_RELAY" --listen 127.0.0.1:0 >>"$out" 2>>"$err" & ;;
@@ -287,7 +295,9 @@ bench_cluster() {
   if ! psql "$PG_BASE" -q -c "CREATE SCHEMA $schema" >/dev/null 2>"$WORK/psql.err"; then
     skip "$NAME" "Postgres at $PG_BASE unreachable"; return 0
   fi
-  local urls=() pids=() node
+  local urls=() pids=() node token
+  token=$(relais_token --data-dir "$WORK/data/cluster-a" --object-store "file://$WORK/data/cluster-objects" \
+    --database-url "$PG_BASE?options=-c%20search_path%3D$schema")
   for node in a b; do
     local out="$WORK/cluster-$node.out" err="$WORK/cluster-$node.err" address="" tries=0
     "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$WORK/data/cluster-$node" \
@@ -301,7 +311,7 @@ bench_cluster() {
     if [[ -z "$address" ]]; then
       skip "$NAME" "node $node did not start (bus at $bus?)"; kill -KILL "${pids[@]}" 2>/dev/null || true; return 0
     fi
-    urls+=("ws://$address/yjs/")
+    urls+=("ws://$address/yjs/{room}?token=$token")
   done
   SERVER_PID=${pids[0]}
   URL="${urls[0]}|${urls[1]}"

@@ -233,6 +233,32 @@ fn parse_awareness_update(bytes: &[u8]) -> Result<AwarenessUpdate, DecodeError> 
     Ok(AwarenessUpdate { clients })
 }
 
+/// What a v1 update would bring to a document, judged from the update alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateContent {
+    /// No new items and no deletions, e.g. the sync step 2 of a client with nothing to add.
+    Empty,
+    /// Only deletions. Stock clients send their whole delete set in every sync step 2, so a
+    /// read-only client's reply to sync step 1 often looks like this without any edit.
+    DeletionsOnly,
+    /// New items (and maybe deletions).
+    Items,
+}
+
+/// Classifies an update without applying it (for read-only connections).
+pub fn update_content(bytes: &[u8]) -> Result<UpdateContent, CrdtError> {
+    let update = decode_update(bytes)?;
+    let has_items = catch_unwind(AssertUnwindSafe(|| !update.state_vector().is_empty()))
+        .map_err(|_| malformed("update", "undecodable"))?;
+    Ok(if has_items {
+        UpdateContent::Items
+    } else if update.is_empty() {
+        UpdateContent::Empty
+    } else {
+        UpdateContent::DeletionsOnly
+    })
+}
+
 /// Merges v1 updates into one, for compacting a pending batch.
 pub fn merge_updates<B: AsRef<[u8]>>(updates: &[B]) -> Result<Vec<u8>, CrdtError> {
     let decoded = updates.iter().map(|u| decode_update(u.as_ref())).collect::<Result<Vec<_>, _>>()?;
@@ -249,6 +275,24 @@ mod tests {
         let mut txn = doc.transact_mut();
         text.insert(&mut txn, index, chunk);
         txn.encode_update_v1()
+    }
+
+    #[test]
+    fn classifies_updates_without_applying_them() {
+        let client = Doc::new();
+        let text = client.get_or_insert_text("text");
+        let insert = edit(&client, &text, 0, "bonjour");
+        assert_eq!(update_content(&insert).unwrap(), UpdateContent::Items);
+        let empty = client.transact().encode_diff_v1(&client.transact().state_vector());
+        assert_eq!(update_content(&empty).unwrap(), UpdateContent::Empty);
+        let before = client.transact().state_vector();
+        {
+            let mut txn = client.transact_mut();
+            text.remove_range(&mut txn, 0, 3);
+        }
+        let deletion = client.transact().encode_diff_v1(&before);
+        assert_eq!(update_content(&deletion).unwrap(), UpdateContent::DeletionsOnly);
+        assert!(update_content(&[0xff, 0xff]).is_err());
     }
 
     #[test]

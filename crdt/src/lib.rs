@@ -10,7 +10,7 @@
 mod document;
 pub mod protocol;
 
-pub use document::{AppliedUpdate, AwarenessChange, DocState, merge_updates};
+pub use document::{AppliedUpdate, AwarenessChange, DocState, UpdateContent, merge_updates, update_content};
 
 /// Errors at the crate boundary. Each variant is something the caller acts on.
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,13 @@ pub enum CloseReason {
     Internal,
     /// The client did not keep up with the room (1013).
     TooSlow,
+    /// No valid credentials (4401).
+    Unauthenticated,
+    /// Valid credentials without access to this document (4403).
+    Forbidden,
+    /// Access was taken away while connected: role removed, session signed out, token
+    /// revoked, grant expired, document deleted (4403).
+    AccessRevoked,
 }
 
 impl CloseReason {
@@ -37,6 +44,8 @@ impl CloseReason {
             CloseReason::Policy(_) => 1008,
             CloseReason::Internal => 1011,
             CloseReason::TooSlow => 1013,
+            CloseReason::Unauthenticated => 4401,
+            CloseReason::Forbidden | CloseReason::AccessRevoked => 4403,
         }
     }
 
@@ -52,6 +61,9 @@ impl CloseReason {
             CloseReason::Policy(what) => (*what).to_owned(),
             CloseReason::Internal => "internal error".to_owned(),
             CloseReason::TooSlow => "too slow".to_owned(),
+            CloseReason::Unauthenticated => "authentication required".to_owned(),
+            CloseReason::Forbidden => "no access to this document".to_owned(),
+            CloseReason::AccessRevoked => "access revoked".to_owned(),
         };
         let mut end = text.len().min(123);
         while !text.is_char_boundary(end) {

@@ -93,6 +93,42 @@ pub struct ServeArgs {
     /// Database connection pool size [default: 16].
     #[arg(long, env = "RELAIS_DATABASE_MAX_CONNECTIONS", value_name = "N")]
     pub database_max_connections: Option<u32>,
+
+    /// URL users reach this server at, e.g. `https://relais.example.fr`; used for invitation links, OIDC redirects and secure cookies [default: http://LISTEN].
+    #[arg(long, env = "RELAIS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Comma-separated origins allowed to open websockets and call the API from a browser, besides the public URL's [default: none].
+    #[arg(long, env = "RELAIS_ALLOWED_ORIGINS", value_name = "ORIGINS")]
+    pub allowed_origins: Option<String>,
+
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it) [default: false].
+    #[arg(long, env = "RELAIS_TRUST_FORWARDED_FOR", value_name = "BOOL")]
+    pub trust_forwarded_for: Option<bool>,
+
+    /// Hours a browser session lasts [default: 168].
+    #[arg(long, env = "RELAIS_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<u64>,
+
+    /// Sign-in, invitation and token requests allowed per client address and minute [default: 20].
+    #[arg(long, env = "RELAIS_AUTH_RATE_PER_MINUTE", value_name = "N")]
+    pub auth_rate_per_minute: Option<u32>,
+
+    /// OpenID Connect issuer URL (ProConnect or any provider); enables the OIDC sign-in [default: none].
+    #[arg(long, env = "RELAIS_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// OpenID Connect client id [default: none].
+    #[arg(long, env = "RELAIS_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// OpenID Connect client secret [default: none].
+    #[arg(long, env = "RELAIS_OIDC_CLIENT_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// Extra OIDC scopes besides `openid email profile`, space-separated, e.g. `organizational_unit` [default: none].
+    #[arg(long, env = "RELAIS_OIDC_SCOPES", value_name = "SCOPES")]
+    pub oidc_scopes: Option<String>,
 }
 
 /// Log output format.
@@ -118,6 +154,54 @@ pub struct Config {
     pub max_connections: usize,
     pub hub: HubConfig,
     pub database_max_connections: u32,
+    pub auth: AuthConfig,
+}
+
+/// Sign-in, sessions and the checks made on every browser request.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Where users reach the server: scheme, host and port, no trailing slash.
+    pub public_url: url::Url,
+    /// Origins (`scheme://host[:port]`) allowed besides the public URL's.
+    pub allowed_origins: Vec<String>,
+    pub trust_forwarded_for: bool,
+    pub session_ttl: Duration,
+    pub auth_rate_per_minute: u32,
+    pub oidc: Option<OidcConfig>,
+}
+
+impl AuthConfig {
+    /// Whether cookies get the `Secure` attribute: when users reach the server over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// Whether a browser page from `origin` may open a websocket or call the API.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        origin.eq_ignore_ascii_case(&self.public_url.origin().ascii_serialization())
+            || self.allowed_origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// An OpenID Connect provider.
+#[derive(Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub extra_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    // The secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("extra_scopes", &self.extra_scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Limits and timings of the document hub, passed to rooms and connections.
@@ -192,6 +276,15 @@ impl ServeArgs {
             idle_timeout_ms: self.idle_timeout_ms.or(file.idle_timeout_ms),
             write_timeout_ms: self.write_timeout_ms.or(file.write_timeout_ms),
             database_max_connections: self.database_max_connections.or(file.database_max_connections),
+            public_url: self.public_url.or(file.public_url),
+            allowed_origins: self.allowed_origins.or(file.allowed_origins),
+            trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for),
+            session_hours: self.session_hours.or(file.session_hours),
+            auth_rate_per_minute: self.auth_rate_per_minute.or(file.auth_rate_per_minute),
+            oidc_issuer: self.oidc_issuer.or(file.oidc_issuer),
+            oidc_client_id: self.oidc_client_id.or(file.oidc_client_id),
+            oidc_client_secret: self.oidc_client_secret.or(file.oidc_client_secret),
+            oidc_scopes: self.oidc_scopes.or(file.oidc_scopes),
         })
     }
 
@@ -250,8 +343,49 @@ impl ServeArgs {
             // One commit relays up to a batch of frames at once to every client.
             return Err(invalid("client_outbox_messages", "must be at least twice max_batch_updates"));
         }
+        let listen = args.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = url::Url::parse(&public_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+            .ok_or_else(|| invalid("public_url", "must be an http:// or https:// URL"))?;
+        let allowed_origins = args
+            .allowed_origins
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect::<Vec<_>>();
+        if let Some(bad) = allowed_origins.iter().find(|o| url::Url::parse(o).map(|u| u.origin().ascii_serialization() != **o).unwrap_or(true)) {
+            return Err(invalid("allowed_origins", format!("{bad:?} is not an origin like https://host:port")));
+        }
+        let oidc = match (args.oidc_issuer, args.oidc_client_id, args.oidc_client_secret) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(client_secret)) => {
+                if url::Url::parse(&issuer).is_err() {
+                    return Err(invalid("oidc_issuer", "must be a URL"));
+                }
+                Some(OidcConfig {
+                    issuer,
+                    client_id,
+                    client_secret,
+                    extra_scopes: args.oidc_scopes.unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+                })
+            }
+            _ => return Err(invalid("oidc_issuer", "oidc_issuer, oidc_client_id and oidc_client_secret go together")),
+        };
+        let auth = AuthConfig {
+            public_url,
+            allowed_origins,
+            trust_forwarded_for: args.trust_forwarded_for.unwrap_or(false),
+            session_ttl: Duration::from_secs(3600 * positive("session_hours", args.session_hours, 168)?),
+            auth_rate_per_minute: positive("auth_rate_per_minute", args.auth_rate_per_minute.map(u64::from), 20)? as u32,
+            oidc,
+        };
         Ok(Config {
-            listen: args.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen,
+            auth,
             web_dir: args.web_dir.unwrap_or_else(|| PathBuf::from("./web-client/dist")),
             log: args.log.unwrap_or_else(|| "info".to_owned()),
             log_format: args.log_format.unwrap_or_default(),

@@ -1,52 +1,55 @@
-//! The HTTP surface: the y-websocket endpoint, health checks and the web client.
+//! The HTTP surface: the y-websocket endpoint, the REST API, health checks and the web client.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use relais_storage::DocumentId;
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use relais_storage::{Directory, DocumentId};
+use serde::Deserialize;
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::access;
+use crate::access_watch::AccessWatch;
+use crate::api::{self, ApiError};
+use crate::audit::Audit;
+use crate::auth::ratelimit::AuthRateLimit;
+use crate::auth::{self, AuthError, oidc::Oidc};
+use crate::close::CloseReason;
 use crate::config::Config;
-use crate::hub::{Hub, serve_connection};
+use crate::hub::{Hub, refuse_connection, serve_connection};
+
+/// Largest JSON body the API accepts.
+const MAX_API_BODY_BYTES: usize = 64 * 1024;
 
 /// State shared by the handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Hub,
     pub config: Arc<Config>,
-}
-
-/// Errors a handler returns, mapped to a status and a stable, safe message.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    InvalidDocumentName(String),
-    #[error("too many connections")]
-    TooManyConnections,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match self {
-            ApiError::InvalidDocumentName(_) => StatusCode::BAD_REQUEST,
-            ApiError::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        (status, self.to_string()).into_response()
-    }
+    pub directory: Arc<dyn Directory>,
+    pub audit: Audit,
+    pub access: AccessWatch,
+    pub auth_limit: AuthRateLimit,
+    pub oidc: Option<Arc<Oidc>>,
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let web_dir = state.config.web_dir.clone();
+    let (api_routes, openapi) = api::router();
+    let openapi = Arc::new(openapi);
     let router = Router::new()
         // A wildcard, as y-websocket room names may contain '/'.
         .route("/yjs/{*document}", get(yjs))
+        .merge(api_routes.layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES)))
+        .route("/api/openapi.json", get(move || async move { Json((*openapi).clone()) }))
+        .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
@@ -59,16 +62,70 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("endpoint")
+}
+
+#[derive(Deserialize)]
+struct YjsQuery {
+    token: Option<String>,
+}
+
+/// Whether a browser page from `origin` may open a websocket here: the server's own origin
+/// (as the browser reached it, per the `Host` header, or as configured) or a configured one.
+/// Requests without `Origin` come from programs, not pages, and cannot be hijacked.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if state.config.auth.origin_allowed(origin) {
+        return true;
+    }
+    let Ok(parsed) = url::Url::parse(origin) else { return false };
+    let Some(host) = parsed.host_str() else { return false };
+    let authority = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    headers
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|host_header| host_header.eq_ignore_ascii_case(&authority))
+}
+
 async fn yjs(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<YjsQuery>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let document = DocumentId::parse(&name).map_err(|e| ApiError::InvalidDocumentName(e.to_string()))?;
+) -> Result<Response, Response> {
+    let document = DocumentId::parse(&name).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
+    if !origin_allowed(&state, &headers) {
+        return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+    }
+    let refuse = |upgrade: WebSocketUpgrade, reason: CloseReason| {
+        state.hub.metrics().count_close(reason.code());
+        upgrade.on_upgrade(move |socket| refuse_connection(socket, reason))
+    };
+    let now = auth::now_ms();
+    let caller = match auth::authenticate(state.directory.as_ref(), &headers, query.token.as_deref(), now).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) | Err(AuthError::Invalid) => return Ok(refuse(upgrade, CloseReason::Unauthenticated)),
+        Err(AuthError::Unavailable(error)) => return Err(ApiError::from(error).into_response()),
+    };
+    let access = match access::document_access(state.directory.as_ref(), &caller, &document, now).await {
+        Ok(Some(access)) => access,
+        Ok(None) => return Ok(refuse(upgrade, CloseReason::Forbidden)),
+        Err(error) => return Err(ApiError::from(error).into_response()),
+    };
+    if let Err(error) = state.audit.record_open(caller.actor(), &document, access.role).await {
+        return Err(ApiError::from(error).into_response());
+    }
     let slot = state
         .hub
         .try_reserve_connection(state.config.max_connections)
-        .ok_or(ApiError::TooManyConnections)?;
+        .ok_or_else(|| (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response())?;
+    let guard = state.access.watch(caller.credential(), document.clone(), access);
     let limit = state.config.hub.max_message_bytes;
     let hub = state.hub.clone();
     let tracker = hub.tracker().clone();
@@ -78,7 +135,7 @@ async fn yjs(
         // tungstenite zero-fills its read buffer to this size before each read and keeps it:
         // the 128 KiB default costs that much per idle connection. Larger frames still work.
         .read_buffer_size(8 * 1024)
-        .on_upgrade(move |socket| tracker.track_future(serve_connection(socket, hub, document, slot))))
+        .on_upgrade(move |socket| tracker.track_future(serve_connection(socket, hub, document, slot, guard))))
 }
 
 async fn healthz() -> &'static str {

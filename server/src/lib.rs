@@ -3,10 +3,16 @@
 //! This is the only crate that depends on both `relais-crdt` (what documents mean) and
 //! `relais-storage` (where bytes rest). It owns every network input and its limits.
 
+pub mod access;
+pub mod access_watch;
 pub mod admin;
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bus;
 pub mod close;
 pub mod config;
+pub mod directory_cli;
 pub mod http;
 pub mod metrics;
 pub mod hub;
@@ -41,13 +47,22 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         Ok(_) => {}
         Err(error) => warn!(error = %error, "cannot raise the open file limit"),
     }
-    let store = relais_storage::connect(&StorageConfig {
+    let storage = relais_storage::connect_storage(&StorageConfig {
         database_url: config.database_url.clone(),
         object_store_url: config.object_store.clone(),
         max_connections: config.database_max_connections,
     })
     .await
     .context("cannot open storage")?;
+    let store = storage.documents.clone();
+    let oidc = match &config.auth.oidc {
+        Some(oidc) => Some(Arc::new(
+            auth::oidc::Oidc::discover(oidc, &config.auth.public_url)
+                .await
+                .context("cannot reach the OpenID Connect provider")?,
+        )),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -61,7 +76,15 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let hard_stop = CancellationToken::new();
     let metrics = Arc::new(metrics::Metrics::new());
     let hub = Hub::new(store.clone(), bus, metrics, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
-    let state = AppState { hub: hub.clone(), config: Arc::new(config) };
+    let state = AppState {
+        hub: hub.clone(),
+        directory: storage.directory.clone(),
+        audit: audit::Audit::new(storage.directory.clone()),
+        access: access_watch::AccessWatch::spawn(storage.directory.clone(), &tracker, shutdown.clone()),
+        auth_limit: auth::ratelimit::AuthRateLimit::new(config.auth.auth_rate_per_minute),
+        oidc,
+        config: Arc::new(config),
+    };
     let app = http::router(state);
 
     info!(%address, backend = store.backend_name(), "relais listening");
@@ -76,6 +99,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             warn!(error = %error, "cannot set TCP_NODELAY");
         }
     });
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
     server.await.context("http server failed")?;
 

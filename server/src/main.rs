@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use relais_server::admin::{self, BackupArgs, CompactArgs, DoctorArgs, RestoreArgs, Status};
 use relais_server::config::{Config, LogFormat, ServeArgs};
+use relais_server::directory_cli::{
+    self, AuditExportArgs, AuditVerifyArgs, TokenCreateArgs, TokenRevokeArgs, UserCreateArgs,
+};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -44,6 +47,43 @@ enum Command {
     /// Maintain stored documents.
     #[command(subcommand)]
     Documents(DocumentsCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Mint and revoke websocket tokens for programs and integrations.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check and export the audit journal.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account, e.g. the first administrator before the first start.
+    #[command(args_override_self = true)]
+    Create(UserCreateArgs),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a token giving a role on a document (or documents by prefix) until it expires;
+    /// prints it once. Pass it as `?token=` or `Authorization: Bearer`.
+    #[command(args_override_self = true)]
+    Create(TokenCreateArgs),
+    /// Revoke a token; connections using it close within a second.
+    #[command(args_override_self = true)]
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the journal's hash chain; exits 1 naming the first altered entry.
+    #[command(args_override_self = true)]
+    Verify(AuditVerifyArgs),
+    /// Write journal entries as JSON lines.
+    #[command(args_override_self = true)]
+    Export(AuditExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -94,6 +134,21 @@ fn main() -> ExitCode {
                     .map(drop)
             })
         }
+        Command::User(UserCommand::Create(args)) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::user_create(&config, args).await
+        }),
+        Command::Token(TokenCommand::Create(args)) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::token_create(&config, args).await
+        }),
+        Command::Token(TokenCommand::Revoke(args)) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::token_revoke(&config, args).await
+        }),
+        Command::Audit(AuditCommand::Verify(args)) => run_directory(args.settings, |config| async move {
+            directory_cli::audit_verify(&config).await
+        }),
+        Command::Audit(AuditCommand::Export(args)) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::audit_export(&config, args).await
+        }),
         Command::Doctor(args) => {
             let config_file = args.settings.config.clone();
             let config = args.settings.into_config();
@@ -152,6 +207,17 @@ fn command() -> clap::Command {
         .mut_subcommand("documents", |documents| {
             documents.mut_subcommand("compact", hide_unused(admin::STORAGE_SETTINGS))
         })
+        .mut_subcommand("user", |user| user.mut_subcommand("create", hide_unused(admin::STORAGE_SETTINGS)))
+        .mut_subcommand("token", |token| {
+            token
+                .mut_subcommand("create", hide_unused(admin::STORAGE_SETTINGS))
+                .mut_subcommand("revoke", hide_unused(admin::STORAGE_SETTINGS))
+        })
+        .mut_subcommand("audit", |audit| {
+            audit
+                .mut_subcommand("verify", hide_unused(admin::STORAGE_SETTINGS))
+                .mut_subcommand("export", hide_unused(admin::STORAGE_SETTINGS))
+        })
 }
 
 fn config_or_exit(args: ServeArgs) -> Option<Config> {
@@ -188,6 +254,30 @@ where
         return ExitCode::from(2);
     };
     init_logging(&config.log, config.log_format);
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(command(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("relais: {}", admin::error_chain(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Runs a directory command like [`run_admin`]; logs stay quiet unless asked for, so that
+/// stdout holds only the command's output (a token, a report, JSON lines).
+fn run_directory<F, Fut>(settings: ServeArgs, command: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = Result<(), directory_cli::DirectoryCliError>>,
+{
+    let Some(config) = config_or_exit(settings) else {
+        return ExitCode::from(2);
+    };
+    let filter = if config.log == "info" { "warn" } else { config.log.as_str() };
+    init_logging(filter, config.log_format);
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };

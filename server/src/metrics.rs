@@ -16,6 +16,7 @@ pub struct Metrics {
     pub connections: Gauge,
     pub open_rooms: Gauge,
     pub frames_received: Counter,
+    pub updates_refused: Counter,
     pub updates_committed: Counter,
     pub commit_seconds: Histogram,
     pub commit_batch_updates: Histogram,
@@ -46,6 +47,7 @@ impl Metrics {
             connections: Gauge::default(),
             open_rooms: Gauge::default(),
             frames_received: Counter::default(),
+            updates_refused: Counter::default(),
             updates_committed: Counter::default(),
             commit_seconds: latency(),
             commit_batch_updates: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
@@ -64,6 +66,7 @@ impl Metrics {
         registry.register("connections", "Open websocket connections", metrics.connections.clone());
         registry.register("open_rooms", "Documents loaded in memory", metrics.open_rooms.clone());
         registry.register("frames_received", "Websocket frames received from clients", metrics.frames_received.clone());
+        registry.register("updates_refused", "Document updates refused from read-only connections", metrics.updates_refused.clone());
         registry.register("updates_committed", "Document updates committed to the store by this node", metrics.updates_committed.clone());
         registry.register("commit_duration_seconds", "Time to commit one batch of updates", metrics.commit_seconds.clone());
         registry.register("commit_batch_updates", "Updates per committed batch", metrics.commit_batch_updates.clone());

@@ -29,20 +29,33 @@ struct Fixture {
 static FIXTURE: OnceLock<Fixture> = OnceLock::new();
 
 fn postgres_base() -> String {
-    std::env::var("RELAIS_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    std::env::var("RELAIS_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
         let temp = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}/relais.db", temp.path().display());
         let sqlite: Arc<dyn Store> = runtime.block_on(async {
             let objects = open_object_store("memory://").expect("memory object store");
-            Arc::new(SqliteStore::connect(&url, objects, 2).await.expect("SQLite store"))
+            Arc::new(
+                SqliteStore::connect(&url, objects, 2)
+                    .await
+                    .expect("SQLite store"),
+            )
         });
         let postgres = runtime.block_on(connect_postgres());
-        Fixture { runtime, sqlite, postgres, _temp: temp }
+        Fixture {
+            runtime,
+            sqlite,
+            postgres,
+            _temp: temp,
+        }
     })
 }
 
@@ -57,7 +70,10 @@ async fn connect_postgres() -> Option<(Arc<dyn Store>, String)> {
             return None;
         }
     };
-    if let Err(error) = sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await {
+    if let Err(error) = sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+    {
         eprintln!("append: cannot create schema {schema} ({error}); skipping Postgres");
         return None;
     }
@@ -78,7 +94,9 @@ fn drop_postgres_schema(fixture: &Fixture) {
         fixture.runtime.block_on(async {
             store.close().await;
             if let Ok(admin) = sqlx::PgPool::connect(&postgres_base()).await {
-                let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await;
+                let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&admin)
+                    .await;
                 admin.close().await;
             }
         });
@@ -92,25 +110,47 @@ fn main() {
     }
 }
 
-fn bench_append(bencher: Bencher, store: &Arc<dyn Store>, runtime: &Runtime, document: &str, batch: usize) {
+fn bench_append(
+    bencher: Bencher,
+    store: &Arc<dyn Store>,
+    runtime: &Runtime,
+    document: &str,
+    batch: usize,
+) {
     let document = DocumentId::parse(document).expect("valid document name");
-    let updates: Vec<Bytes> = (0..batch).map(|index| Bytes::from(vec![index as u8; UPDATE_BYTES])).collect();
+    let updates: Vec<Bytes> = (0..batch)
+        .map(|index| Bytes::from(vec![index as u8; UPDATE_BYTES]))
+        .collect();
     bencher.counter(ItemsCount::new(batch)).bench_local(|| {
-        runtime.block_on(store.append_updates(&document, &updates)).expect("append")
+        runtime
+            .block_on(store.append_updates(&document, &updates))
+            .expect("append")
     });
 }
 
 #[divan::bench(args = [1, 64], sample_count = 30, sample_size = 4)]
 fn sqlite_append(bencher: Bencher, batch: usize) {
     let fixture = fixture();
-    bench_append(bencher, &fixture.sqlite, &fixture.runtime, &format!("sqlite-batch-{batch}"), batch);
+    bench_append(
+        bencher,
+        &fixture.sqlite,
+        &fixture.runtime,
+        &format!("sqlite-batch-{batch}"),
+        batch,
+    );
 }
 
 #[divan::bench(args = [1, 64], sample_count = 30, sample_size = 4)]
 fn postgres_append(bencher: Bencher, batch: usize) {
     let fixture = fixture();
     match &fixture.postgres {
-        Some((store, _)) => bench_append(bencher, store, &fixture.runtime, &format!("postgres-batch-{batch}"), batch),
+        Some((store, _)) => bench_append(
+            bencher,
+            store,
+            &fixture.runtime,
+            &format!("postgres-batch-{batch}"),
+            batch,
+        ),
         // Unreachable: time nothing, so the row shows a no-op rather than failing the run.
         None => bencher.bench_local(|| ()),
     }

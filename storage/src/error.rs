@@ -33,6 +33,13 @@ pub enum StoreError {
     /// migrate it (administration commands): nothing was read or written.
     #[error("the database schema does not match this relais: {0}")]
     Schema(SchemaStatus),
+    /// Something with the same unique key exists already (an e-mail, an organisation name,
+    /// an OIDC subject, an id): nothing was written.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A user, workspace, document or invitation the call refers to does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// A URL or setting cannot be used (unknown scheme, malformed URL, zero pool size...).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -34,7 +34,9 @@ impl DocumentId {
         if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
             return refuse("it starts or ends with a space");
         }
-        if s.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        if s.split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+        {
             return refuse("it has an empty, '.' or '..' segment");
         }
         Ok(Self(s.to_owned()))
@@ -164,8 +166,7 @@ mod tests {
         let error = DocumentId::parse("<script>\n").unwrap_err();
         let message = error.to_string();
         assert!(
-            message
-                .starts_with("document name must be 1 to 200 bytes of printable characters")
+            message.starts_with("document name must be 1 to 200 bytes of printable characters")
         );
         assert!(!message.contains("<script>"));
     }

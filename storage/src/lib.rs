@@ -18,6 +18,8 @@
 mod admin;
 pub mod backup;
 mod common;
+mod directory;
+mod directory_sql;
 mod error;
 mod id;
 mod migrations;
@@ -30,6 +32,12 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use admin::{Admin, DatabaseCheck, Migrations, check_database, check_object_store};
+pub use directory::{
+    AUDIT_GENESIS, AccessFacts, ApiToken, AuditEntry, AuditFilter, AuditVerification, Directory,
+    DocumentInfo, Grant, Invitation, InvitationId, InvitationTarget, Member, NewApiToken,
+    NewAuditEntry, NewInvitation, NewUser, Organisation, OrganisationId, Role, Session, TokenId,
+    UnixMillis, User, UserId, UserKind, Workspace, WorkspaceId, audit_hash,
+};
 pub use error::StoreError;
 pub use id::{DocumentId, InvalidDocumentId, MAX_DOCUMENT_ID_BYTES, Seq};
 pub use migrations::SchemaStatus;
@@ -79,29 +87,50 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// Both faces of one opened store: document logs and the directory, sharing one pool.
+#[derive(Clone)]
+pub struct Storage {
+    pub documents: Arc<dyn Store>,
+    pub directory: Arc<dyn Directory>,
+}
+
+/// Opens the store as [`connect`] does and returns both of its faces.
+pub async fn connect_storage(config: &StorageConfig) -> Result<Storage, StoreError> {
+    let objects = open_object_store(&config.object_store_url)?;
+    let url = config.database_url.as_str();
+    let storage = match admin::Backend::of(url)? {
+        admin::Backend::Sqlite => {
+            let store = Arc::new(SqliteStore::connect(url, objects, config.max_connections).await?);
+            Storage {
+                documents: store.clone(),
+                directory: store,
+            }
+        }
+        admin::Backend::Postgres => {
+            let store =
+                Arc::new(PostgresStore::connect(url, objects, config.max_connections).await?);
+            Storage {
+                documents: store.clone(),
+                directory: store,
+            }
+        }
+    };
+    tracing::info!(
+        backend = storage.documents.backend_name(),
+        database = %redact_url(url),
+        objects = %redact_url(&config.object_store_url),
+        "storage ready"
+    );
+    Ok(storage)
+}
+
 /// Opens the database (creating the SQLite file and its parent directory if missing), runs
 /// the migrations, and opens the object store.
 ///
 /// The backend follows the database URL's scheme: `sqlite:` or `postgres:`/`postgresql:`;
 /// anything else is [`StoreError::Config`].
 pub async fn connect(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
-    let objects = open_object_store(&config.object_store_url)?;
-    let url = config.database_url.as_str();
-    let store: Arc<dyn Store> = match admin::Backend::of(url)? {
-        admin::Backend::Sqlite => {
-            Arc::new(SqliteStore::connect(url, objects, config.max_connections).await?)
-        }
-        admin::Backend::Postgres => {
-            Arc::new(PostgresStore::connect(url, objects, config.max_connections).await?)
-        }
-    };
-    tracing::info!(
-        backend = store.backend_name(),
-        database = %redact_url(url),
-        objects = %redact_url(&config.object_store_url),
-        "storage ready"
-    );
-    Ok(store)
+    Ok(connect_storage(config).await?.documents)
 }
 
 #[cfg(test)]

@@ -15,17 +15,31 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 type Embedded = (i64, &'static str, &'static str);
 
 /// Register each new file here too; a test checks this list against the folder.
-const SQLITE: &[Embedded] = &[(
-    1,
-    "documents",
-    include_str!("../migrations/sqlite/0001_documents.sql"),
-)];
+const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "documents",
+        include_str!("../migrations/sqlite/0001_documents.sql"),
+    ),
+    (
+        2,
+        "directory",
+        include_str!("../migrations/sqlite/0002_directory.sql"),
+    ),
+];
 
-const POSTGRES: &[Embedded] = &[(
-    1,
-    "documents",
-    include_str!("../migrations/postgres/0001_documents.sql"),
-)];
+const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "documents",
+        include_str!("../migrations/postgres/0001_documents.sql"),
+    ),
+    (
+        2,
+        "directory",
+        include_str!("../migrations/postgres/0002_directory.sql"),
+    ),
+];
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
     Migrator::with_migrations(

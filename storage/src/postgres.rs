@@ -10,8 +10,8 @@ use sqlx::{Connection, PgConnection, Postgres, Row};
 use tracing::instrument;
 
 use crate::admin::{
-    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument,
-    Migrations, check_schema, clock_offset_ms,
+    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, Migrations, check_schema,
+    clock_offset_ms,
 };
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
@@ -167,6 +167,27 @@ impl PostgresStore {
         Ok(true)
     }
 }
+
+impl PostgresStore {
+    /// A directory write: a read-committed transaction from the pool; the audit append adds
+    /// its own table lock.
+    async fn directory_writer(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    fn directory_reader(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+// Appends from every process queue on this table lock (it conflicts with itself and with
+// inserts, not with reads), so each reads the last entry only after the previous append
+// committed: one unbroken chain. A row lock cannot do it: the first append has no row to lock.
+crate::directory_sql::impl_directory!(
+    PostgresStore,
+    backend = "postgres",
+    audit_lock = Some("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+);
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url)

@@ -14,8 +14,8 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection};
 use tracing::instrument;
 
 use crate::admin::{
-    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument,
-    Migrations, check_schema, clock_offset_ms,
+    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, Migrations, check_schema,
+    clock_offset_ms,
 };
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
@@ -175,6 +175,21 @@ impl SqliteStore {
         Ok(true)
     }
 }
+
+impl SqliteStore {
+    /// A directory write: on the single writer connection, holding SQLite's write lock from
+    /// the start (`BEGIN IMMEDIATE`), like every other write of this store.
+    async fn directory_writer(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    fn directory_reader(&self) -> &SqlitePool {
+        &self.readers
+    }
+}
+
+// The writer's `BEGIN IMMEDIATE` already serialises audit appends, across processes too.
+crate::directory_sql::impl_directory!(SqliteStore, backend = "sqlite", audit_lock = None);
 
 /// Connection options for `url`. With [`Migrations::Require`] the file must exist: a
 /// maintenance command must not create an empty database where the real one was expected.

@@ -1388,9 +1388,20 @@ async fn postgres_tables_land_in_the_url_schema() {
             tables,
             [
                 "_sqlx_migrations",
+                "access_epoch",
+                "api_tokens",
+                "audit_log",
+                "document_info",
+                "document_members",
                 "document_snapshots",
                 "document_updates",
-                "documents"
+                "documents",
+                "invitations",
+                "organisations",
+                "sessions",
+                "users",
+                "workspace_members",
+                "workspaces",
             ]
         );
         let rows: i64 = sqlx::query(AssertSqlSafe(format!(

@@ -20,7 +20,8 @@ const { values: args } = parseArgs({
   options: {
     url: { type: 'string' },
     room: { type: 'string' },
-    name: { type: 'string' }
+    name: { type: 'string' },
+    token: { type: 'string' }
   }
 })
 if (!args.url || !args.room) {
@@ -56,6 +57,7 @@ const text = doc.getText('text')
 const provider = new WebsocketProvider(args.url, encodeURIComponent(args.room), doc, {
   WebSocketPolyfill: BrowserLikeWebSocket,
   connect: true,
+  params: args.token !== undefined ? { token: args.token } : {},
   // Node has a process-local BroadcastChannel; keep every byte going through the server.
   disableBc: true
 })

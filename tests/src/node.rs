@@ -23,7 +23,13 @@ pub struct NodeClient {
 
 impl NodeClient {
     /// Starts a stock provider for `room` at `server_url` (e.g. `ws://127.0.0.1:PORT/yjs`).
+    /// A query string on `server_url` (`?token=...`) becomes the provider's `params`, which it
+    /// appends after the room name, as an application using y-websocket would pass a token.
     pub async fn start(server_url: &str, room: &str, name: Option<&str>) -> anyhow::Result<Self> {
+        let (server_url, token) = match server_url.split_once("?token=") {
+            Some((base, token)) => (base, Some(token)),
+            None => (server_url, None),
+        };
         let dir = node_dir();
         if !dir.join("node_modules").is_dir() {
             bail!("{} has no node_modules: run `npm ci` there (the test script does)", dir.display());
@@ -38,6 +44,9 @@ impl NodeClient {
             .kill_on_drop(true);
         if let Some(name) = name {
             command.args(["--name", name]);
+        }
+        if let Some(token) = token {
+            command.args(["--token", token]);
         }
         let mut child = command.spawn().context("cannot start node")?;
         let stdin = child.stdin.take().context("no stdin")?;

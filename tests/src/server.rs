@@ -42,6 +42,9 @@ pub struct TestServer {
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
     stderr_log: PathBuf,
+    /// An owner token on every document, minted with `relais token create` before the first
+    /// start, so that tests about the hub need not sign in.
+    token: String,
 }
 
 impl TestServer {
@@ -77,6 +80,7 @@ impl TestServer {
             extra_args: extra_args.iter().map(ToString::to_string).collect(),
             env: Vec::new(),
             stderr_log,
+            token: String::new(),
         }
     }
 
@@ -96,7 +100,67 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Runs a `relais` maintenance command on this server's storage; returns its stdout.
+    pub async fn command(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+        let mut child = Command::new(relais_binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--database-url", &self.database_url])
+            .arg("--object-store")
+            .arg(format!("file://{}", self.data_dir.path().join("objects").display()))
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", relais_binary().display()))?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes()).await?;
+        }
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.context("relais command timed out")??;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            bail!("relais {args:?} failed ({}): {}{}", output.status, stdout, String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(stdout)
+    }
+
+    /// Like [`TestServer::command`], returning the exit code and both outputs without
+    /// failing on a non-zero exit.
+    pub async fn command_status(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+        let output = Command::new(relais_binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(["--database-url", &self.database_url])
+            .arg("--object-store")
+            .arg(format!("file://{}", self.data_dir.path().join("objects").display()))
+            .stdin(Stdio::null())
+            .output()
+            .await?;
+        Ok((
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+
+    /// The database URL this server uses (with its schema for Postgres).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The owner token on every document.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     async fn spawn(&mut self) -> anyhow::Result<()> {
+        if self.token.is_empty() {
+            let token = self.command(&["token", "create", "--document", "*", "--role", "owner", "--expires", "2d"], None).await?;
+            self.token = token.trim().to_owned();
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.stderr_log)?;
         // Reuse the port after a restart so that clients reconnect to the same address.
         let listen = if self.address.is_empty() { "127.0.0.1:0".to_owned() } else { self.address.clone() };
@@ -141,12 +205,20 @@ impl TestServer {
         &self.address
     }
 
-    /// The y-websocket server URL (what a provider is given; the room name is appended).
+    /// The y-websocket server URL (what a provider is given; the room name is appended),
+    /// with the owner token as a query string that [`crate::node::NodeClient`] turns into the
+    /// provider's `params`.
     pub fn ws_base(&self) -> String {
-        format!("ws://{}/yjs", self.address)
+        format!("ws://{}/yjs?token={}", self.address, self.token)
     }
 
+    /// A document's websocket URL, authenticated with the owner token.
     pub fn ws_url(&self, document: &str) -> String {
+        format!("ws://{}/yjs/{document}?token={}", self.address, self.token)
+    }
+
+    /// A document's websocket URL without credentials.
+    pub fn ws_url_anonymous(&self, document: &str) -> String {
         format!("ws://{}/yjs/{document}", self.address)
     }
 

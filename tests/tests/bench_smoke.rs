@@ -12,7 +12,7 @@ async fn load_generator_runs_a_tiny_fanout_without_loss() -> anyhow::Result<()> 
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         tokio::process::Command::new(&load)
-            .args(["--url", &format!("ws://{}/yjs/", server.address()), "--server", "smoke", "--run-id", "smoke"])
+            .args(["--url", &format!("ws://{}/yjs/{{room}}?token={}", server.address(), server.token()), "--server", "smoke", "--run-id", "smoke"])
             .args(["fanout", "--rooms", "2", "--clients", "3", "--writers", "1"])
             .args(["--rate", "10", "--duration-secs", "0.5", "--drain-secs", "2"])
             .kill_on_drop(true)

@@ -18,6 +18,8 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use super::room::{ClientMessage, RoomCommand};
 use super::{ConnectionSlot, Hub};
+use crate::access::can_edit;
+use crate::access_watch::AccessGuard;
 use crate::close::CloseReason;
 
 /// How many times a connection looks for a live room before giving up (a room may exit
@@ -26,13 +28,24 @@ const JOIN_ATTEMPTS: usize = 3;
 /// How long a close frame may take to go out, once the connection is ending.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves one upgraded websocket until it ends.
-pub async fn serve_connection(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot) {
+/// Serves one upgraded websocket until it ends. `access` carries the caller's role, kept
+/// current by the node's access watch: updates are only taken from roles that may edit, and
+/// the connection closes with 4403 as soon as access is gone.
+pub async fn serve_connection(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot, access: AccessGuard) {
     let span = info_span!("connection", document = %document, connection = %slot.id());
-    run(socket, hub, document, slot).instrument(span).await;
+    run(socket, hub, document, slot, access).instrument(span).await;
 }
 
-async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot) {
+/// Closes a websocket at once, for an upgrade that was refused (browsers cannot read the
+/// HTTP status of a failed upgrade, but they do get the close code).
+pub async fn refuse_connection(socket: WebSocket, reason: CloseReason) {
+    let (mut sink, _stream) = socket.split();
+    close(&mut sink, reason).await;
+}
+
+async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot, mut access: AccessGuard) {
+    let Some(initial) = access.current() else { return };
+    let mut may_edit = can_edit(initial.role);
     let connection = slot.id();
     let config = hub.config().clone();
     let (outbox_sender, mut outbox) = mpsc::channel::<Bytes>(config.client_outbox_messages);
@@ -61,6 +74,10 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
 
     let reason: Option<CloseReason> = loop {
         tokio::select! {
+            changed = access.changed() => match changed {
+                Some(access) => may_edit = can_edit(access.role),
+                None => break Some(CloseReason::AccessRevoked),
+            },
             kicked = &mut kick => {
                 // A dropped kick sender means the room died without a word: a failure.
                 break Some(kicked.unwrap_or(CloseReason::Internal));
@@ -82,9 +99,18 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
                 match incoming {
                     Some(Ok(Message::Binary(frame))) => {
                         hub.metrics().frames_received.inc();
-                        match decode(&frame) {
-                            Ok(messages) if messages.is_empty() => {}
-                            Ok(messages) => {
+                        match decode(&frame, may_edit) {
+                            Ok((messages, refused)) => {
+                                if refused {
+                                    hub.metrics().updates_refused.inc();
+                                    let denied = Message::Binary(protocol::encode_permission_denied("read-only access").into());
+                                    if write(&mut sink, denied, config.write_timeout).await.is_err() {
+                                        break None;
+                                    }
+                                }
+                                if messages.is_empty() {
+                                    continue;
+                                }
                                 if room.send(RoomCommand::Messages { connection, messages }).await.is_err() {
                                     break Some(CloseReason::Internal);
                                 }
@@ -140,15 +166,27 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
 /// bytes. It is relayed to everyone every 15 s, so a large one would cost every client.
 pub(crate) const MAX_AWARENESS_BYTES: usize = 64 * 1024;
 
-fn decode(frame: &Bytes) -> Result<Vec<ClientMessage>, CloseReason> {
+/// Decodes a frame into what goes to the room. Without the right to edit, document updates
+/// are taken out (the second value says whether one of them deserves a permission-denied
+/// answer).
+fn decode(frame: &Bytes, may_edit: bool) -> Result<(Vec<ClientMessage>, bool), CloseReason> {
     let messages = protocol::decode_frame(frame).map_err(CloseReason::Malformed)?;
     if messages.iter().any(|m| matches!(m, WireMessage::Awareness(update) if update.len() > MAX_AWARENESS_BYTES)) {
         return Err(CloseReason::Policy("awareness update too big"));
     }
-    Ok(messages
+    let mut refused = false;
+    let messages = messages
         .into_iter()
         .filter_map(|message| match message {
             WireMessage::SyncStep1(sv) => Some(ClientMessage::SyncStep1(frame.slice_ref(sv))),
+            WireMessage::SyncStep2(update) if !may_edit => {
+                refused |= worth_refusing(update, true);
+                None
+            }
+            WireMessage::Update(update) if !may_edit => {
+                refused |= worth_refusing(update, false);
+                None
+            }
             WireMessage::SyncStep2(update) | WireMessage::Update(update) => {
                 Some(ClientMessage::Update(frame.slice_ref(update)))
             }
@@ -157,7 +195,18 @@ fn decode(frame: &Bytes) -> Result<Vec<ClientMessage>, CloseReason> {
             // Clients have no authority to deny the server anything; ignore it.
             WireMessage::PermissionDenied(_) => None,
         })
-        .collect())
+        .collect();
+    Ok((messages, refused))
+}
+
+/// Whether a read-only connection's update deserves a permission-denied answer. It never
+/// reaches the room either way. Empty updates and deletions-only sync replies (stock clients
+/// send their whole delete set when syncing, edit or not) are dropped quietly.
+fn worth_refusing(update: &[u8], sync_reply: bool) -> bool {
+    let content = relais_crdt::update_content(update);
+    let quiet = matches!(content, Ok(relais_crdt::UpdateContent::Empty))
+        || (sync_reply && matches!(content, Ok(relais_crdt::UpdateContent::DeletionsOnly)));
+    !quiet
 }
 
 fn read_error_reason(error: &axum::Error) -> Option<CloseReason> {

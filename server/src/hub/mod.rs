@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use connection::serve_connection;
+pub use connection::{refuse_connection, serve_connection};
 pub(crate) use room::{RoomCommand, RoomHandle};
 
 use crate::bus::Bus;
