@@ -84,7 +84,7 @@ pub struct TokenCreateArgs {
     /// `owner`, `validator`, `editor`, `commenter` or `reader`.
     #[arg(long)]
     pub role: String,
-    /// How long the token is valid (`30m`, `12h`, `7d`) or until when (RFC 3339, `2027-01-31T18:00:00Z`).
+    /// How long the token is valid (`3600` seconds, `30m`, `12h`, `7d`) or until when (`2027-01-31`, RFC 3339 `2027-01-31T18:00:00Z`).
     #[arg(long, value_name = "DURATION|TIME")]
     pub expires: String,
     #[command(flatten)]
@@ -183,6 +183,13 @@ pub async fn user_create(config: &Config, args: UserCreateArgs) -> Result<(), Di
 /// Parses `30m`, `12h`, `7d`, `90s` as a duration from `now`, or an RFC 3339 instant.
 pub fn parse_expiry(text: &str, now: UnixMillis) -> Result<UnixMillis, String> {
     let text = text.trim();
+    if let Ok(seconds) = text.parse::<i64>() {
+        // A bare number is seconds, as in `--expires 3600`.
+        return match seconds.checked_mul(1_000).and_then(|ms| now.checked_add(ms)) {
+            Some(at) if seconds > 0 => Ok(at),
+            _ => Err("the duration must be positive".to_owned()),
+        };
+    }
     let unit_ms = match text.chars().last() {
         Some('s') => Some(1_000),
         Some('m') => Some(60_000),
@@ -299,6 +306,8 @@ mod tests {
     #[test]
     fn expiries_are_durations_or_instants() {
         assert_eq!(parse_expiry("90s", 1_000), Ok(91_000));
+        assert_eq!(parse_expiry("3600", 0), Ok(3_600_000));
+        assert!(parse_expiry("-5", 0).is_err());
         assert_eq!(parse_expiry("2h", 0), Ok(7_200_000));
         assert_eq!(parse_expiry("7d", 0), Ok(604_800_000));
         assert_eq!(parse_expiry("2030-01-01T00:00:00Z", 0), Ok(1_893_456_000_000));

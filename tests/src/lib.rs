@@ -3,8 +3,10 @@
 //! y-websocket client built on `yrs` and `tokio-tungstenite`, the npm `y-websocket` provider
 //! driven through `node/yclient.mjs`, and raw websockets for malformed input.
 
+pub mod api;
 pub mod moto;
 pub mod node;
+pub mod oidc;
 pub mod server;
 pub mod yclient;
 
