@@ -162,6 +162,9 @@ pub struct Config {
 pub struct AuthConfig {
     /// Where users reach the server: scheme, host and port, no trailing slash.
     pub public_url: url::Url,
+    /// False when `public_url` is the default: then it follows the address actually bound
+    /// (which differs from `listen` with port 0).
+    pub public_url_explicit: bool,
     /// Origins (`scheme://host[:port]`) allowed besides the public URL's.
     pub allowed_origins: Vec<String>,
     pub trust_forwarded_for: bool,
@@ -377,6 +380,7 @@ impl ServeArgs {
         };
         let auth = AuthConfig {
             public_url,
+            public_url_explicit: args.public_url.is_some(),
             allowed_origins,
             trust_forwarded_for: args.trust_forwarded_for.unwrap_or(false),
             session_ttl: Duration::from_secs(3600 * positive("session_hours", args.session_hours, 168)?),

@@ -36,7 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Runs the server until `shutdown` is cancelled, then stops accepting, closes clients with
 /// 1001 and flushes rooms. Prints the URL it listens on once ready.
-pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.prepare_data_dir()?;
     // Each websocket is a file descriptor; the usual soft limit of 1024 would cap a node far
     // below its `max_connections`. Raise it to the hard limit the system allows.
@@ -55,6 +55,15 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     .await
     .context("cannot open storage")?;
     let store = storage.documents.clone();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if !config.auth.public_url_explicit
+        && let Ok(bound) = url::Url::parse(&format!("http://{address}"))
+    {
+        config.auth.public_url = bound;
+    }
     let oidc = match &config.auth.oidc {
         Some(oidc) => Some(Arc::new(
             auth::oidc::Oidc::discover(oidc, &config.auth.public_url)
@@ -63,10 +72,6 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         )),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let address = listener.local_addr()?;
 
     let tracker = TaskTracker::new();
     let bus = match &config.bus_url {

@@ -1,13 +1,24 @@
 #!/usr/bin/env node
-// Drives the web client in headless Chromium (Debian's, never a downloaded one): two separate
-// browser contexts open the same document, type, and must see each other's text and presence.
-// Usage: node browser.mjs --url http://127.0.0.1:PORT --doc NAME
+// Drives the web client in headless Chromium (Debian's, never a downloaded one), each person in
+// a separate browser context:
+// - Anne (administrator) signs in through the form, creates a workspace through the UI,
+//   invites an external partner as reader through the "Inviter un partenaire" form, adds Bruno
+//   as editor (API) and creates a document through the UI;
+// - Bruno signs in through the form and opens it from the list; both type and see each
+//   other's text and presence;
+// - Claire accepts the invitation link (creating her external account), opens the document,
+//   gets the "Lecture seule" banner and a read-only text area, sees later edits, and appears as
+//   "(externe)"; once Anne removes her, she is told "Accès retiré ou refusé";
+// - Bruno signs out in another tab, and his document's tab goes back to the sign-in form.
+// Usage: node browser.mjs --url http://127.0.0.1:PORT --people JSON
+//   JSON: {"anne":{"email","password"},"bruno":{"email","password","id"}}
 // Prints one JSON line with the outcome; exits non-zero on failure.
 
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
 
-const { values: args } = parseArgs({ options: { url: { type: 'string' }, doc: { type: 'string' } } })
+const { values: args } = parseArgs({ options: { url: { type: 'string' }, people: { type: 'string' } } })
+const people = JSON.parse(args.people)
 const executablePath = process.env.RELAIS_TEST_CHROMIUM ?? '/usr/bin/chromium'
 const browser = await chromium.launch({
   executablePath,
@@ -15,28 +26,149 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run']
 })
 const timeout = 15_000
-try {
-  const open = async (name) => {
-    // Separate contexts: tabs of one profile could sync through BroadcastChannel and hide
-    // a server bug.
-    const context = await browser.newContext()
-    await context.addInitScript((n) => localStorage.setItem('relais.user', JSON.stringify({ name: n, color: '#3b6fd8' })), name)
-    const page = await context.newPage()
-    await page.goto(`${args.url}/?doc=${encodeURIComponent(args.doc)}`)
-    await page.waitForSelector('#status[data-state="connected"]', { timeout })
-    return page
+const step = (what) => console.error(`[browser] ${what}`)
+
+// Separate contexts: tabs of one profile share cookies and could sync through
+// BroadcastChannel, which would hide a server bug.
+const newPage = async () => {
+  const context = await browser.newContext({ locale: 'fr-FR' })
+  context.setDefaultTimeout(timeout)
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error(`[page error] ${error}`))
+  return page
+}
+
+const editorHas = (page, text) =>
+  page.waitForFunction((t) => document.querySelector('#editor').value === t, text, { timeout })
+
+const peopleInclude = (page, name) =>
+  page.waitForFunction((n) => [...document.querySelectorAll('#people li')].some((li) => li.textContent.includes(n)), name, { timeout })
+
+const connected = (page) => page.waitForSelector('#status[data-state="connected"]', { timeout })
+
+const signIn = async (page, who) => {
+  await page.goto(`${args.url}/`)
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor()
+  await page.getByLabel('Adresse e-mail', { exact: true }).fill(who.email)
+  await page.getByLabel('Mot de passe', { exact: true }).fill(who.password)
+  await page.getByRole('button', { name: 'Se connecter', exact: true }).click()
+  await page.getByRole('heading', { name: 'Vos espaces de travail' }).waitFor()
+}
+
+// The API as the signed-in user of `page` (same cookies), with the session's CSRF token.
+const apiAs = async (page) => {
+  const session = await (await page.request.get(`${args.url}/api/session`)).json()
+  const send = async (method, path, data) => {
+    const response = await page.request.fetch(`${args.url}${path}`, {
+      method,
+      headers: { 'X-CSRF-Token': session.csrf_token, 'Content-Type': 'application/json' },
+      data: data === undefined ? undefined : JSON.stringify(data)
+    })
+    if (!response.ok()) throw new Error(`${method} ${path}: ${response.status()} ${await response.text()}`)
+    return response.status() === 204 ? null : response.json()
   }
-  const anne = await open('Anne')
-  const bruno = await open('Bruno')
+  return { session, send }
+}
+
+try {
+  // ---- Anne: sign in, workspace, invitation, member, document --------------------------
+  const anne = await newPage()
+  await anne.goto(`${args.url}/`)
+  if (await anne.getAttribute('html', 'lang') !== 'fr') throw new Error('html lang is not fr')
+  await anne.getByRole('link', { name: 'Se connecter avec ProConnect / OpenID Connect' }).waitFor()
+  step('anne signs in')
+  await signIn(anne, people.anne)
+  await anne.getByLabel('Nouvel espace de travail').fill('Conseil municipal')
+  await anne.getByRole('button', { name: 'Créer l’espace' }).click()
+  await anne.getByRole('heading', { name: /Conseil municipal/, level: 3 }).waitFor()
+
+  step('anne invites claire')
+  await anne.getByText('Inviter un partenaire').click()
+  await anne.getByLabel('Adresse e-mail du partenaire').fill('claire.durand@bureau-etudes.example')
+  await anne.getByLabel('Rôle').selectOption('reader')
+  await anne.getByRole('button', { name: 'Créer l’invitation' }).click()
+  const link = await anne.locator('.invitation-result input').inputValue()
+  const secret = new URL(link).searchParams.get('invitation')
+  if (!secret) throw new Error(`no invitation in ${link}`)
+
+  const anneApi = await apiAs(anne)
+  const [workspace] = await anneApi.send('GET', '/api/workspaces')
+  await anneApi.send('PUT', `/api/workspaces/${workspace.id}/members/${people.bruno.id}`, { role: 'editor' })
+
+  step('anne creates the document')
+  await anne.getByLabel('Nouveau document').fill('Ordre du jour')
+  await anne.getByRole('button', { name: 'Créer le document' }).click()
+  await anne.waitForURL(/\?doc=/)
+  await connected(anne)
+  const title = await anne.locator('#doc-title').textContent()
+  if (title !== 'Ordre du jour') throw new Error(`title is ${title}`)
+
+  // ---- Bruno: sign in, open from the list, co-edit ------------------------------------
+  step('bruno signs in and opens the document')
+  const bruno = await newPage()
+  await signIn(bruno, people.bruno)
+  await bruno.getByRole('link', { name: 'Ordre du jour' }).click()
+  await connected(bruno)
+  if (await bruno.locator('#read-only').isVisible()) throw new Error('the editor sees the read-only banner')
+
   await anne.locator('#editor').click()
   await anne.keyboard.type('Ordre du jour : budget.')
-  await bruno.waitForFunction(() => document.querySelector('#editor').value === 'Ordre du jour : budget.', null, { timeout })
+  await editorHas(bruno, 'Ordre du jour : budget.')
+  await bruno.locator('#editor').click()
   await bruno.locator('#editor').press('End')
   await bruno.keyboard.type(' Vote.')
-  await anne.waitForFunction(() => document.querySelector('#editor').value === 'Ordre du jour : budget. Vote.', null, { timeout })
-  await anne.waitForFunction(() => document.querySelector('#people').textContent.includes('Bruno'), null, { timeout })
-  const lang = await anne.getAttribute('html', 'lang')
-  if (lang !== 'fr') throw new Error(`html lang is ${lang}`)
+  await editorHas(anne, 'Ordre du jour : budget. Vote.')
+  await peopleInclude(anne, 'Bruno Petit')
+  await peopleInclude(bruno, 'Anne Martin')
+
+  // ---- Claire: accept the invitation, read only ---------------------------------------
+  step('claire accepts the invitation')
+  const claire = await newPage()
+  await claire.goto(`${args.url}/?invitation=${encodeURIComponent(secret)}`)
+  await claire.getByRole('heading', { name: 'Invitation' }).waitFor()
+  const summary = await claire.locator('#invitation-summary').textContent()
+  if (!summary.includes('lecture')) throw new Error(`invitation summary: ${summary}`)
+  await claire.getByLabel('Votre nom').fill('Claire Durand')
+  await claire.getByLabel('Choisissez un mot de passe').fill('un mot de passe assez long')
+  await claire.getByRole('button', { name: 'Accepter l’invitation' }).click()
+  await claire.getByRole('heading', { name: 'Vos espaces de travail' }).waitFor()
+  const account = await claire.locator('#account-name').textContent()
+  if (account !== 'Claire Durand (externe)') throw new Error(`account name: ${account}`)
+
+  step('claire opens the document read-only')
+  await claire.getByRole('link', { name: 'Ordre du jour' }).click()
+  await connected(claire)
+  await editorHas(claire, 'Ordre du jour : budget. Vote.')
+  const banner = claire.locator('#read-only')
+  await banner.waitFor({ state: 'visible' })
+  if (!(await banner.textContent()).includes('Lecture seule')) throw new Error('no "Lecture seule" banner')
+  if (!(await claire.locator('#editor').evaluate((textarea) => textarea.readOnly))) throw new Error('the text area is editable')
+  await claire.locator('#editor').click()
+  await claire.keyboard.type('X')
+  await peopleInclude(anne, 'Claire Durand (externe)')
+  await peopleInclude(claire, 'Anne Martin')
+  await bruno.locator('#editor').press('End')
+  await bruno.keyboard.type(' Fin.')
+  const final = 'Ordre du jour : budget. Vote. Fin.'
+  await editorHas(claire, final)
+  await editorHas(anne, final)
+
+  step('anne removes claire')
+  const claireId = (await apiAs(claire)).session.user.id
+  await anneApi.send('DELETE', `/api/workspaces/${workspace.id}/members/${claireId}`)
+  await claire.waitForSelector('#status[data-state="denied"]', { timeout })
+  const notice = await claire.locator('#notice').textContent()
+  if (!notice.includes('Accès retiré ou refusé')) throw new Error(`notice after removal: ${notice}`)
+
+  // Signing out in another tab revokes the session: the document's tab is closed with 4403,
+  // finds the session gone and shows the sign-in form.
+  step('bruno signs out in another tab')
+  const brunoHome = await bruno.context().newPage()
+  await brunoHome.goto(`${args.url}/`)
+  await brunoHome.getByRole('button', { name: 'Se déconnecter' }).click()
+  await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
+  await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
+
   console.log(JSON.stringify({ ok: true, text: await anne.locator('#editor').inputValue() }))
 } catch (error) {
   console.log(JSON.stringify({ ok: false, error: String(error) }))

@@ -1,121 +1,146 @@
-import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
-import { bindTextarea } from './binding'
-import { isColor, loadUser, saveUser } from './identity'
+// Relais web client: sign-in, invitations, the list of workspaces and
+// documents, and one shared text per document.
+//
+// The page's address says what to show: `?invitation=SECRET` an invitation to
+// accept, `?doc=ID` a document, nothing the home view. Without a session, the
+// sign-in form comes first, then the page carries on where it was going.
+import { api, ApiError, currentSession, useSession, type Session } from './api'
+import { closeDocument, showDocument } from './editor'
+import { showHome } from './home'
+import { $, describe, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
 import './style.css'
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const params = new URLSearchParams(location.search)
+let pendingInvitation = params.get('invitation')?.trim() || null
+const docId = params.get('doc')?.trim() || null
 
-const DEFAULT_DOC = 'bienvenue'
-const docName = new URLSearchParams(location.search).get('doc')?.trim() || DEFAULT_DOC
-document.title = `${docName} · Relais`
+let session: Session | null = null
 
-// ---- document name: changing it opens that document ----------------------
-
-const docForm = $<HTMLFormElement>('doc-form')
-const docInput = $<HTMLInputElement>('doc-name')
-docInput.value = docName
-const openDoc = () => {
-  const name = docInput.value.trim() || DEFAULT_DOC
-  if (name !== docName) location.search = `?doc=${encodeURIComponent(name)}`
-}
-docInput.addEventListener('change', openDoc)
-docForm.addEventListener('submit', (event) => {
-  event.preventDefault()
-  openDoc()
-})
-
-// ---- the shared text --------------------------------------------------------
-
-const doc = new Y.Doc()
-const provider = new WebsocketProvider(
-  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/yjs`,
-  // The provider puts the room into the URL as is; Relais decodes the segment.
-  encodeURIComponent(docName),
-  doc
-)
-bindTextarea(doc.getText('text'), $<HTMLTextAreaElement>('editor'))
-
-// ---- connection state -------------------------------------------------------
-
-const statusLine = $<HTMLParagraphElement>('status')
-type State = 'connected' | 'connecting' | 'offline'
-const LABELS: Record<State, string> = { connected: 'Connecté', connecting: 'Connexion…', offline: 'Hors ligne' }
-let failedSinceConnected = false
-let closedForGood = false
-
-// Only touch the DOM when the state changes, so screen readers announce it once
-// (the provider retries every few seconds while the server is away).
-const showState = () => {
-  const state: State = provider.wsconnected && provider.synced
-    ? 'connected'
-    : closedForGood || failedSinceConnected || !navigator.onLine ? 'offline' : 'connecting'
-  if (statusLine.dataset.state === state) return
-  statusLine.dataset.state = state
-  statusLine.textContent = LABELS[state]
+function setSession(next: Session | null): void {
+  session = useSession(next)
+  $('account').hidden = session === null
+  $('account-name').textContent = session === null ? '' : userName(session.user)
 }
 
-provider.on('status', ({ status }) => {
-  if (status === 'connected') {
-    failedSinceConnected = false
-    closedForGood = false
-    // On reconnect the provider re-announces our awareness with an unchanged
-    // clock, which peers that saw us leave ignore (for up to 15 s, until the
-    // next renewal). Bumping the clock makes us reappear at once.
-    provider.awareness.setLocalState(provider.awareness.getLocalState())
-  }
-  showState()
-})
-provider.on('sync', showState)
-provider.on('connection-close', () => { failedSinceConnected = true; showState() })
-provider.on('closed', () => { closedForGood = true; showState() })
-window.addEventListener('online', showState)
-window.addEventListener('offline', showState)
-showState()
-
-// Leave politely (peers see us go at once), and come back from the bfcache.
-window.addEventListener('pagehide', () => provider.disconnect())
-window.addEventListener('pageshow', (event) => { if (event.persisted) provider.connect() })
-
-// ---- people present ---------------------------------------------------------
-
-const me = loadUser()
-const nameInput = $<HTMLInputElement>('user-name')
-nameInput.value = me.name
-const announce = () => {
-  provider.awareness.setLocalStateField('user', { name: me.name.trim() || 'Anonyme', color: me.color })
+/** Forgets the address's invitation, so that reloading does not show it again. */
+function leaveInvitation(): void {
+  pendingInvitation = null
+  const url = new URL(location.href)
+  url.searchParams.delete('invitation')
+  history.replaceState(null, '', url)
 }
-nameInput.addEventListener('input', () => {
-  me.name = nameInput.value
-  saveUser(me)
-  announce()
-})
-announce()
 
-const peopleList = $<HTMLUListElement>('people')
-const renderPeople = () => {
-  const items: HTMLLIElement[] = []
-  const states = [...provider.awareness.getStates()]
-    .sort(([a], [b]) => (a === doc.clientID ? -1 : b === doc.clientID ? 1 : a - b))
-  for (const [clientId, state] of states) {
-    const user: unknown = state['user']
-    if (user === null || typeof user !== 'object') continue
-    const { name, color } = user as Record<string, unknown>
-    const li = document.createElement('li')
-    const dot = document.createElement('span')
-    dot.className = 'dot'
-    dot.setAttribute('aria-hidden', 'true')
-    dot.style.background = isColor(color) ? color : 'gray'
-    li.append(dot, typeof name === 'string' && name.trim() ? name : 'Anonyme')
-    if (clientId === doc.clientID) {
-      const you = document.createElement('span')
-      you.className = 'me'
-      you.textContent = '(vous)'
-      li.append(' ', you)
+const signedOut = () => {
+  setSession(null)
+  showView('sign-in-view')
+}
+
+async function route(): Promise<void> {
+  try {
+    setSession(await currentSession())
+    if (pendingInvitation !== null) {
+      await showInvitation(pendingInvitation)
+    } else if (session === null) {
+      showView('sign-in-view')
+    } else if (docId !== null) {
+      await openDocument(session, docId)
+    } else {
+      await showHome(session)
     }
-    items.push(li)
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      notify(describe(error))
+      signedOut()
+    } else {
+      notify(describe(error))
+    }
   }
-  peopleList.replaceChildren(...items)
 }
-provider.awareness.on('change', renderPeople)
-renderPeople()
+
+async function openDocument(current: Session, id: string): Promise<void> {
+  try {
+    await showDocument(current, id, signedOut)
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error
+    notify('Ce document est introuvable, ou vous n’y avez pas accès.')
+    history.replaceState(null, '', location.pathname)
+    await showHome(current)
+  }
+}
+
+// ---- signing in and out -------------------------------------------------------
+
+const signInForm = $<HTMLFormElement>('sign-in-form')
+onSubmit(signInForm, async () => {
+  const email = $<HTMLInputElement>('sign-in-email')
+  const password = $<HTMLInputElement>('sign-in-password')
+  try {
+    setSession(await api.signIn(email.value.trim(), password.value))
+  } catch (error) {
+    notify(describe(error, { unauthenticated: 'Adresse e-mail ou mot de passe incorrect.' }))
+    password.focus()
+    return
+  }
+  password.value = ''
+  notify('')
+  await route()
+})
+
+$<HTMLButtonElement>('sign-out').addEventListener('click', () => {
+  closeDocument()
+  api.signOut()
+    .catch(() => { /* an expired session is signed out already */ })
+    .finally(() => location.assign(location.pathname))
+})
+
+// ---- invitations --------------------------------------------------------------
+
+const invitationForm = $<HTMLFormElement>('invitation-form')
+const invitationFields = [$<HTMLInputElement>('invitation-name'), $<HTMLInputElement>('invitation-password')]
+
+async function showInvitation(secret: string): Promise<void> {
+  let invitation
+  try {
+    invitation = await api.invitation(secret)
+  } catch (error) {
+    notify(describe(error, {
+      not_found: 'Cette invitation est introuvable : vérifiez le lien reçu.',
+      conflict: 'Cette invitation n’est plus valable (déjà acceptée, retirée ou expirée).'
+    }))
+    leaveInvitation()
+    return route()
+  }
+  const target = invitation.document_id !== null ? 'un document' : 'un espace de travail'
+  $('invitation-summary').textContent =
+    `Vous êtes invité·e, avec l’adresse ${invitation.email}, à rejoindre ${target} de Relais ` +
+    `avec le rôle «\u00a0${roleLabel(invitation.role)}\u00a0», jusqu’au ${formatDate(invitation.expires_at_ms)}.` +
+    (session === null ? ' Choisissez votre nom et un mot de passe pour créer votre compte.' : '')
+  // Signed in, the invitation goes to the current account: no new name or password.
+  $('invitation-account').hidden = session !== null
+  for (const field of invitationFields) field.disabled = session !== null
+  showView('invitation-view')
+}
+
+onSubmit(invitationForm, async () => {
+  const secret = pendingInvitation
+  if (secret === null) return
+  const [name, password] = invitationFields
+  try {
+    setSession(session === null
+      ? await api.acceptInvitation(secret, name?.value.trim(), password?.value)
+      : await api.acceptInvitation(secret))
+  } catch (error) {
+    notify(describe(error, {
+      conflict: 'Cette invitation n’est plus valable, ou un compte existe déjà pour cette adresse : connectez-vous d’abord, puis rouvrez le lien.',
+      forbidden: 'Cette invitation est destinée à une autre adresse e-mail.',
+      not_found: 'Cette invitation est introuvable : vérifiez le lien reçu.'
+    }))
+    return
+  }
+  if (password) password.value = ''
+  leaveInvitation()
+  notify('Invitation acceptée : bienvenue !', 'info')
+  await route()
+})
+
+void route()

@@ -1,0 +1,143 @@
+// The Relais REST API, as this client uses it. Errors come back as
+// `{ error: { code, message } }`; state-changing requests carry the session's
+// CSRF token, which the server hands out with the session.
+
+export interface User {
+  id: string
+  email: string
+  display_name: string
+  kind: string
+  external: boolean
+  organisation_id: string | null
+  is_admin: boolean
+  disabled: boolean
+}
+
+export interface Session {
+  user: User
+  csrf_token: string
+}
+
+export type Role = 'owner' | 'validator' | 'editor' | 'commenter' | 'reader'
+
+export interface Organisation {
+  id: string
+  name: string
+}
+
+export interface Workspace {
+  id: string
+  organisation_id: string
+  name: string
+  role: Role
+}
+
+export interface DocumentInfo {
+  id: string
+  workspace_id: string | null
+  title: string
+  created_by: string | null
+  created_at_ms: number
+  role: Role
+}
+
+export interface Member {
+  user: User
+  role: Role
+  expires_at_ms: number | null
+  sponsor_id: string | null
+  expired: boolean
+}
+
+export interface Invitation {
+  id: string
+  email: string
+  workspace_id: string | null
+  document_id: string | null
+  role: Role
+  expires_at_ms: number
+  sponsor_id: string
+  status: 'open' | 'accepted' | 'revoked' | 'expired'
+}
+
+export interface CreatedInvitation {
+  invitation: Invitation
+  url: string
+}
+
+/** A refusal from the server (`status` 0: the server could not be reached). */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message)
+  }
+}
+
+let csrfToken = ''
+
+/** Remembers the session's CSRF token for the next state-changing requests. */
+export function useSession(session: Session | null): Session | null {
+  csrfToken = session?.csrf_token ?? ''
+  return session
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  let response: Response
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      credentials: 'same-origin'
+    })
+  } catch {
+    throw new ApiError(0, 'network', 'server unreachable')
+  }
+  if (response.status === 204) return undefined as T
+  const data: unknown = await response.json().catch(() => null)
+  if (!response.ok) {
+    const error = (data as { error?: { code?: unknown, message?: unknown } } | null)?.error
+    throw new ApiError(
+      response.status,
+      typeof error?.code === 'string' ? error.code : 'unknown',
+      typeof error?.message === 'string' ? error.message : response.statusText
+    )
+  }
+  return data as T
+}
+
+const path = (strings: TemplateStringsArray, ...ids: string[]) =>
+  strings.reduce((out, part, i) => out + part + (i < ids.length ? encodeURIComponent(ids[i] as string) : ''), '')
+
+/** The current session, or null when signed out. */
+export async function currentSession(): Promise<Session | null> {
+  try {
+    return useSession(await call<Session>('GET', '/api/session'))
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return useSession(null)
+    throw error
+  }
+}
+
+export const api = {
+  signIn: async (email: string, password: string) =>
+    useSession(await call<Session>('POST', '/api/session', { email, password })) as Session,
+  signOut: () => call<void>('DELETE', '/api/session'),
+  organisations: () => call<Organisation[]>('GET', '/api/organisations'),
+  workspaces: () => call<Workspace[]>('GET', '/api/workspaces'),
+  createWorkspace: (organisation_id: string, name: string) =>
+    call<Workspace>('POST', '/api/workspaces', { organisation_id, name }),
+  members: (workspace: string) => call<Member[]>('GET', path`/api/workspaces/${workspace}/members`),
+  documents: (workspace: string) => call<DocumentInfo[]>('GET', path`/api/workspaces/${workspace}/documents`),
+  createDocument: (workspace: string, title: string) =>
+    call<DocumentInfo>('POST', path`/api/workspaces/${workspace}/documents`, { title }),
+  sharedDocuments: () => call<DocumentInfo[]>('GET', '/api/documents'),
+  document: (id: string) => call<DocumentInfo>('GET', path`/api/documents/${id}`),
+  invite: (workspace: string, email: string, role: Role, expires_at_ms: number) =>
+    call<CreatedInvitation>('POST', path`/api/workspaces/${workspace}/invitations`, { email, role, expires_at_ms }),
+  invitation: (secret: string) => call<Invitation>('GET', path`/api/invitations/${secret}`),
+  acceptInvitation: async (secret: string, display_name?: string, password?: string) =>
+    useSession(await call<Session>('POST', path`/api/invitations/${secret}/accept`, { display_name, password })) as Session
+}

@@ -1,0 +1,160 @@
+// The document view: a textarea bound to the document's Y.Text over the stock
+// y-websocket provider (authenticated by the session cookie, which the browser
+// sends with the websocket handshake), the connection state and who is here.
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { api, currentSession, type Session } from './api'
+import { bindTextarea } from './binding'
+import { isColor, loadColor } from './identity'
+import { $, el, isReadOnly, notify, personName, showView } from './ui'
+
+/** Close codes the server ends a connection with for good (the provider stops on 44xx). */
+const UNAUTHENTICATED = 4401
+const FORBIDDEN = 4403
+
+type State = 'connected' | 'connecting' | 'offline' | 'denied'
+const LABELS: Record<State, string> = {
+  connected: 'Connecté',
+  connecting: 'Connexion…',
+  offline: 'Hors ligne',
+  denied: 'Accès refusé'
+}
+
+let close: (() => void) | null = null
+
+/** Disconnects from the open document, if any. */
+export function closeDocument(): void {
+  close?.()
+  close = null
+}
+
+/**
+ * Opens document `id`. `onUnauthenticated` runs when the server no longer
+ * recognises the session (it closed the socket with 4401).
+ */
+export async function showDocument(session: Session, id: string, onUnauthenticated: () => void): Promise<void> {
+  closeDocument()
+  const info = await api.document(id)
+  document.title = `${info.title} · Relais`
+  $('doc-title').textContent = info.title
+
+  const textarea = $<HTMLTextAreaElement>('editor')
+  const banner = $<HTMLParagraphElement>('read-only')
+  const readOnly = isReadOnly(info.role)
+  banner.hidden = !readOnly
+  textarea.readOnly = readOnly
+  textarea.setAttribute('aria-describedby', readOnly ? 'read-only status' : 'status')
+
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/yjs`,
+    // The provider puts the room into the URL as is; Relais decodes the segment.
+    encodeURIComponent(info.id),
+    doc
+  )
+  const unbind = bindTextarea(doc.getText('text'), textarea)
+
+  // ---- connection state -----------------------------------------------------
+
+  const statusLine = $<HTMLParagraphElement>('status')
+  let failedSinceConnected = false
+  let closedWith: number | null = null
+
+  // Only touch the DOM when the state changes, so screen readers announce it once
+  // (the provider retries every few seconds while the server is away).
+  const showState = () => {
+    const state: State = closedWith === FORBIDDEN
+      ? 'denied'
+      : provider.wsconnected && provider.synced
+        ? 'connected'
+        : closedWith !== null || failedSinceConnected || !navigator.onLine ? 'offline' : 'connecting'
+    if (statusLine.dataset.state === state) return
+    statusLine.dataset.state = state
+    statusLine.textContent = LABELS[state]
+  }
+  statusLine.dataset.state = ''
+
+  provider.on('status', ({ status }) => {
+    if (status === 'connected') {
+      failedSinceConnected = false
+      // On reconnect the provider re-announces our awareness with an unchanged
+      // clock, which peers that saw us leave ignore (for up to 15 s, until the
+      // next renewal). Bumping the clock makes us reappear at once.
+      provider.awareness.setLocalState(provider.awareness.getLocalState())
+    }
+    showState()
+  })
+  provider.on('sync', showState)
+  provider.on('connection-close', () => { failedSinceConnected = true; showState() })
+  const sessionEnded = () => {
+    closeDocument()
+    notify('Votre session a pris fin : reconnectez-vous.')
+    onUnauthenticated()
+  }
+  // A 44xx close: the provider has stopped reconnecting.
+  provider.on('closed', ({ code }) => {
+    closedWith = code
+    showState()
+    if (code === UNAUTHENTICATED) {
+      sessionEnded()
+    } else if (code === FORBIDDEN) {
+      textarea.readOnly = true
+      notify('Accès retiré ou refusé.')
+      // Signing out elsewhere also revokes access (4403): then it is the session that ended.
+      currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
+    } else {
+      notify('La connexion au document a été refusée.')
+    }
+  })
+  const onNetwork = () => showState()
+  window.addEventListener('online', onNetwork)
+  window.addEventListener('offline', onNetwork)
+
+  // Leave politely (peers see us go at once), and come back from the bfcache.
+  const onPageHide = () => provider.disconnect()
+  const onPageShow = (event: PageTransitionEvent) => { if (event.persisted && closedWith === null) provider.connect() }
+  window.addEventListener('pagehide', onPageHide)
+  window.addEventListener('pageshow', onPageShow)
+
+  // ---- people present ---------------------------------------------------------
+
+  provider.awareness.setLocalStateField('user', {
+    name: session.user.display_name,
+    color: loadColor(),
+    external: session.user.external
+  })
+
+  const peopleList = $<HTMLUListElement>('people')
+  const renderPeople = () => {
+    const items: HTMLLIElement[] = []
+    const states = [...provider.awareness.getStates()]
+      .sort(([a], [b]) => (a === doc.clientID ? -1 : b === doc.clientID ? 1 : a - b))
+    for (const [clientId, state] of states) {
+      const user: unknown = state['user']
+      if (user === null || typeof user !== 'object') continue
+      const { name, color, external } = user as Record<string, unknown>
+      const dot = el('span', { class: 'dot', 'aria-hidden': 'true' })
+      dot.style.background = isColor(color) ? color : 'gray'
+      const shown = typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : 'Anonyme'
+      const li = el('li', {}, dot, personName(shown, external === true))
+      if (clientId === doc.clientID) li.append(' ', el('span', { class: 'me' }, '(vous)'))
+      items.push(li)
+    }
+    peopleList.replaceChildren(...items)
+  }
+  provider.awareness.on('change', renderPeople)
+  renderPeople()
+  showState()
+
+  close = () => {
+    window.removeEventListener('online', onNetwork)
+    window.removeEventListener('offline', onNetwork)
+    window.removeEventListener('pagehide', onPageHide)
+    window.removeEventListener('pageshow', onPageShow)
+    unbind()
+    provider.destroy()
+    doc.destroy()
+    peopleList.replaceChildren()
+  }
+  showView('editor-view')
+}

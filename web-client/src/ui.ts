@@ -1,0 +1,89 @@
+// Small DOM helpers and the French wording shared by the views.
+import { ApiError, type Role, type User } from './api'
+
+export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+
+/** Creates an element with text and attributes; text always goes through `textContent`. */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<Record<string, string>> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag)
+  for (const [name, value] of Object.entries(props)) {
+    if (value !== undefined) element.setAttribute(name, value)
+  }
+  element.append(...children)
+  return element
+}
+
+const VIEWS = ['loading', 'sign-in-view', 'invitation-view', 'home-view', 'editor-view'] as const
+export type View = (typeof VIEWS)[number]
+
+/** Shows one view and moves focus to its heading, so screen readers follow. */
+export function showView(view: View, focus = true): void {
+  for (const id of VIEWS) $(id).hidden = id !== view
+  const heading = $(view).querySelector<HTMLElement>('h2[tabindex="-1"]')
+  if (focus && heading) heading.focus()
+}
+
+const notice = $<HTMLDivElement>('notice')
+
+/** Shows a message in the alert region (announced at once); empty clears it. */
+export function notify(message: string, kind: 'error' | 'info' = 'error'): void {
+  notice.dataset.kind = kind
+  notice.textContent = message
+}
+
+export const ROLE_LABELS: Record<Role, string> = {
+  owner: 'propriétaire',
+  validator: 'validation',
+  editor: 'édition',
+  commenter: 'commentaire',
+  reader: 'lecture'
+}
+
+export const roleLabel = (role: string) => ROLE_LABELS[role as Role] ?? role
+
+/** Roles that cannot change the text. */
+export const isReadOnly = (role: string) => role === 'reader' || role === 'commenter'
+
+export const canEdit = (role: string) => role === 'owner' || role === 'validator' || role === 'editor'
+
+const DATE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long' })
+export const formatDate = (ms: number) => DATE.format(new Date(ms))
+
+/** A person's name as shown everywhere: external partners are marked. */
+export const personName = (name: string, external: boolean) => (external ? `${name} (externe)` : name)
+export const userName = (user: User) => personName(user.display_name, user.external)
+
+/** A French sentence for an API refusal; `overrides` words it for the action at hand. */
+export function describe(error: unknown, overrides: Partial<Record<string, string>> = {}): string {
+  if (!(error instanceof ApiError)) return 'Erreur inattendue.'
+  const override = overrides[error.code]
+  if (override !== undefined) return override
+  switch (error.code) {
+    case 'network': return 'Le serveur est injoignable. Vérifiez la connexion et réessayez.'
+    case 'unauthenticated': return 'Votre session a expiré : reconnectez-vous.'
+    case 'forbidden': return 'Vous n’avez pas le droit de faire cela.'
+    case 'not_found': return 'Introuvable, ou vous n’y avez pas accès.'
+    case 'rate_limited': return 'Trop de tentatives : réessayez dans une minute.'
+    case 'not_configured': return 'Ce service n’est pas configuré sur ce serveur.'
+    case 'unavailable': return 'Service momentanément indisponible : réessayez plus tard.'
+    case 'bad_request': return `Demande refusée (${error.message}).`
+    case 'conflict': return `Impossible : ${error.message}.`
+    default: return 'Erreur du serveur : réessayez plus tard.'
+  }
+}
+
+/** Runs a form's submit handler, once at a time (buttons stay focusable meanwhile). */
+export function onSubmit(form: HTMLFormElement, handler: () => Promise<void>): void {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    if (form.getAttribute('aria-busy') === 'true') return
+    form.setAttribute('aria-busy', 'true')
+    handler()
+      .catch((error: unknown) => notify(describe(error)))
+      .finally(() => form.removeAttribute('aria-busy'))
+  })
+}
