@@ -32,6 +32,8 @@ struct Entry {
 
 struct Inner {
     directory: Arc<dyn Directory>,
+    /// The last epoch read, for connections that re-check their own access (chat).
+    epoch: watch::Sender<i64>,
     entries: Mutex<HashMap<u64, Entry>>,
     next_id: AtomicU64,
 }
@@ -76,9 +78,20 @@ impl Drop for AccessGuard {
 impl AccessWatch {
     /// Starts the node's watcher task.
     pub fn spawn(directory: Arc<dyn Directory>, tracker: &TaskTracker, shutdown: CancellationToken) -> Self {
-        let inner = Arc::new(Inner { directory, entries: Mutex::new(HashMap::new()), next_id: AtomicU64::new(0) });
+        let inner = Arc::new(Inner {
+            directory,
+            epoch: watch::channel(0).0,
+            entries: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        });
         tracker.spawn(run(inner.clone(), shutdown));
         Self { inner }
+    }
+
+    /// Changes whenever the access epoch moves: connections that hold several grants (chat)
+    /// re-check them on each change.
+    pub fn epochs(&self) -> watch::Receiver<i64> {
+        self.inner.epoch.subscribe()
     }
 
     /// Watches a connection opened with `access`.
@@ -110,6 +123,7 @@ async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
         };
         let now = auth::now_ms();
         let changed = seen_epoch != Some(epoch);
+        inner.epoch.send_if_modified(|seen| std::mem::replace(seen, epoch) != epoch);
         if (changed || any_expired(&inner, now)) && recheck_all(&inner, now).await.is_ok() {
             seen_epoch = Some(epoch);
         }

@@ -212,6 +212,23 @@ impl Bus {
         }
     }
 
+    /// The one subject every node's chat hub listens on: chat is human-paced, so one stream
+    /// filtered by each node is simpler than a subject per conversation.
+    pub const CHAT_SUBJECT: &'static str = "relais.chat";
+
+    /// Subscribes to chat events from every node.
+    pub async fn subscribe_chat(&self) -> Result<async_nats::Subscriber, BusError> {
+        self.client.subscribe(Self::CHAT_SUBJECT).await.map_err(BusError::Subscribe)
+    }
+
+    /// Queues a chat event (JSON) for the other nodes; dropped if the queue is full, which
+    /// receivers notice as a seq gap and fill from the store.
+    pub fn publish_chat(&self, payload: Bytes) {
+        if self.queue.try_send((Self::CHAT_SUBJECT.to_owned(), payload)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Changes each time the bus (re)connects; rooms then catch up from the store.
     pub fn reconnects(&self) -> watch::Receiver<u64> {
         self.reconnects.clone()

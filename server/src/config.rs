@@ -126,6 +126,22 @@ pub struct ServeArgs {
     #[arg(long, env = "RELAIS_OIDC_CLIENT_SECRET", value_name = "SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
 
+    /// Longest chat message accepted, in bytes of UTF-8 [default: 16384].
+    #[arg(long, env = "RELAIS_CHAT_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    pub chat_max_message_bytes: Option<usize>,
+
+    /// Chat messages one user may post per minute (then refused with rate_limited) [default: 60].
+    #[arg(long, env = "RELAIS_CHAT_MESSAGES_PER_MINUTE", value_name = "N")]
+    pub chat_messages_per_minute: Option<u32>,
+
+    /// Largest chat attachment, in bytes [default: 10485760].
+    #[arg(long, env = "RELAIS_ATTACHMENT_MAX_BYTES", value_name = "BYTES")]
+    pub attachment_max_bytes: Option<usize>,
+
+    /// Comma-separated content types accepted as attachments [default: PDF, PNG, JPEG, GIF, WebP, plain text, CSV, OpenDocument and Office files].
+    #[arg(long, env = "RELAIS_ATTACHMENT_TYPES", value_name = "TYPES")]
+    pub attachment_types: Option<String>,
+
     /// Extra OIDC scopes besides `openid email profile`, space-separated, e.g. `organizational_unit` [default: none].
     #[arg(long, env = "RELAIS_OIDC_SCOPES", value_name = "SCOPES")]
     pub oidc_scopes: Option<String>,
@@ -155,7 +171,35 @@ pub struct Config {
     pub hub: HubConfig,
     pub database_max_connections: u32,
     pub auth: AuthConfig,
+    pub chat: ChatConfig,
 }
+
+/// Limits of the chat.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub max_message_bytes: usize,
+    pub messages_per_minute: u32,
+    pub attachment_max_bytes: usize,
+    /// Lowercase `type/subtype`.
+    pub attachment_types: Vec<String>,
+}
+
+/// Attachment types accepted by default: documents and images people exchange in a project.
+pub const DEFAULT_ATTACHMENT_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+];
 
 /// Sign-in, sessions and the checks made on every browser request.
 #[derive(Debug, Clone)]
@@ -288,6 +332,10 @@ impl ServeArgs {
             oidc_client_id: self.oidc_client_id.or(file.oidc_client_id),
             oidc_client_secret: self.oidc_client_secret.or(file.oidc_client_secret),
             oidc_scopes: self.oidc_scopes.or(file.oidc_scopes),
+            chat_max_message_bytes: self.chat_max_message_bytes.or(file.chat_max_message_bytes),
+            chat_messages_per_minute: self.chat_messages_per_minute.or(file.chat_messages_per_minute),
+            attachment_max_bytes: self.attachment_max_bytes.or(file.attachment_max_bytes),
+            attachment_types: self.attachment_types.or(file.attachment_types),
         })
     }
 
@@ -387,9 +435,25 @@ impl ServeArgs {
             auth_rate_per_minute: positive("auth_rate_per_minute", args.auth_rate_per_minute.map(u64::from), 20)? as u32,
             oidc,
         };
+        let chat = ChatConfig {
+            max_message_bytes: positive("chat_max_message_bytes", args.chat_max_message_bytes.map(|v| v as u64), 16_384)? as usize,
+            messages_per_minute: positive("chat_messages_per_minute", args.chat_messages_per_minute.map(u64::from), 60)? as u32,
+            attachment_max_bytes: positive("attachment_max_bytes", args.attachment_max_bytes.map(|v| v as u64), 10 * 1024 * 1024)? as usize,
+            attachment_types: match &args.attachment_types {
+                Some(list) => list.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect(),
+                None => DEFAULT_ATTACHMENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            },
+        };
+        if chat.attachment_types.iter().any(|t| t.split_once('/').is_none_or(|(a, b)| a.is_empty() || b.is_empty())) {
+            return Err(invalid("attachment_types", "each type must look like type/subtype"));
+        }
+        if chat.max_message_bytes > 1024 * 1024 {
+            return Err(invalid("chat_max_message_bytes", "must be at most 1048576"));
+        }
         Ok(Config {
             listen,
             auth,
+            chat,
             web_dir: args.web_dir.unwrap_or_else(|| PathBuf::from("./web-client/dist")),
             log: args.log.unwrap_or_else(|| "info".to_owned()),
             log_format: args.log_format.unwrap_or_default(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -24,9 +24,6 @@ use crate::close::CloseReason;
 use crate::config::Config;
 use crate::hub::{Hub, refuse_connection, serve_connection};
 
-/// Largest JSON body the API accepts.
-const MAX_API_BODY_BYTES: usize = 64 * 1024;
-
 /// State shared by the handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -37,17 +34,21 @@ pub struct AppState {
     pub access: AccessWatch,
     pub auth_limit: AuthRateLimit,
     pub oidc: Option<Arc<Oidc>>,
+    pub chat: Arc<dyn relais_storage::Chat>,
+    pub chat_hub: crate::chat::hub::ChatHub,
+    pub chat_limit: crate::chat::service::ChatRateLimit,
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let web_dir = state.config.web_dir.clone();
-    let (api_routes, openapi) = api::router();
+    let (api_routes, openapi) = api::router(state.config.chat.attachment_max_bytes);
     let openapi = Arc::new(openapi);
     let router = Router::new()
         // A wildcard, as y-websocket room names may contain '/'.
         .route("/yjs/{*document}", get(yjs))
-        .merge(api_routes.layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES)))
+        .route("/chat", get(crate::chat::socket::chat_socket))
+        .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi).clone()) }))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -74,7 +75,7 @@ struct YjsQuery {
 /// Whether a browser page from `origin` may open a websocket here: the server's own origin
 /// (as the browser reached it, per the `Host` header, or as configured) or a configured one.
 /// Requests without `Origin` come from programs, not pages, and cannot be hijacked.
-fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
     if state.config.auth.origin_allowed(origin) {

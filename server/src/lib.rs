@@ -10,6 +10,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bus;
+pub mod chat;
 pub mod close;
 pub mod config;
 pub mod directory_cli;
@@ -80,6 +81,7 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
     };
     let hard_stop = CancellationToken::new();
     let metrics = Arc::new(metrics::Metrics::new());
+    let (chat_hub, chat_hub_starter) = chat::hub::ChatHub::spawn(bus.clone(), &tracker);
     let hub = Hub::new(store.clone(), bus, metrics, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
     let state = AppState {
         hub: hub.clone(),
@@ -88,8 +90,12 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
         access: access_watch::AccessWatch::spawn(storage.directory.clone(), &tracker, shutdown.clone()),
         auth_limit: auth::ratelimit::AuthRateLimit::new(config.auth.auth_rate_per_minute),
         oidc,
+        chat: storage.chat.clone(),
+        chat_hub,
+        chat_limit: chat::service::ChatRateLimit::new(config.chat.messages_per_minute),
         config: Arc::new(config),
     };
+    chat_hub_starter.start(state.clone(), shutdown.clone()).await;
     let app = http::router(state);
 
     info!(%address, backend = store.backend_name(), "relais listening");

@@ -9,9 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::stream::BoxStream;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
+use crate::directory::Directory;
 use crate::error::StoreError;
 use crate::id::DocumentId;
 use crate::migrations::SchemaStatus;
@@ -127,7 +129,16 @@ impl Admin {
             .collect()
     }
 
-    /// What makes this store not empty, or `None` when it holds no document and no object.
+    /// The directory of the same store: accounts, access and the audit journal.
+    pub fn directory(&self) -> &dyn Directory {
+        match &self.opened {
+            Opened::Sqlite(store) => store,
+            Opened::Postgres(store) => store,
+        }
+    }
+
+    /// What makes this store not empty, or `None` when it holds no document, no directory row
+    /// (the access epoch's single row aside) and no object.
     pub async fn contents(&self) -> Result<Option<String>, StoreError> {
         let documents = match &self.opened {
             Opened::Sqlite(store) => store.document_count().await?,
@@ -135,6 +146,22 @@ impl Admin {
         };
         if documents > 0 {
             return Ok(Some(format!("the database holds {documents} documents")));
+        }
+        let counts = match &self.opened {
+            Opened::Sqlite(store) => store.directory_counts().await?,
+            Opened::Postgres(store) => store.directory_counts().await?,
+        };
+        let held: Vec<String> = DIRECTORY_TABLES
+            .iter()
+            .zip(counts)
+            .filter(|(table, rows)| table.name != ACCESS_EPOCH && *rows > 0)
+            .map(|(table, rows)| format!("{rows} in {}", table.name))
+            .collect();
+        if !held.is_empty() {
+            return Ok(Some(format!(
+                "the database holds directory rows ({})",
+                held.join(", ")
+            )));
         }
         let first = objects::first_object(self.objects().as_ref())
             .await
@@ -159,6 +186,14 @@ impl Admin {
         match &self.opened {
             Opened::Sqlite(store) => store.export().await,
             Opened::Postgres(store) => store.export().await,
+        }
+    }
+
+    /// Starts the one write transaction that restores every directory table.
+    pub(crate) async fn import_directory(&self) -> Result<Box<dyn DirectoryImport>, StoreError> {
+        match &self.opened {
+            Opened::Sqlite(store) => store.import_directory().await,
+            Opened::Postgres(store) => store.import_directory().await,
         }
     }
 
@@ -245,6 +280,8 @@ pub(crate) struct ExportHeader {
     pub documents: u64,
     pub updates: u64,
     pub snapshots: u64,
+    /// Rows of each of [`DIRECTORY_TABLES`], in that order.
+    pub directory: Vec<u64>,
 }
 
 /// A read transaction over every row, opened by a backend; rows are read document by document
@@ -256,9 +293,256 @@ pub(crate) trait ExportReader: Send {
     async fn document_names(&mut self) -> Result<Vec<String>, StoreError>;
     /// One document's rows; `None` if the name is unknown.
     async fn document(&mut self, name: &str) -> Result<Option<ExportedDocument>, StoreError>;
+    /// Every row of a directory table, streamed in primary-key order (text compared byte-wise,
+    /// so that both backends give the same order).
+    fn directory_rows<'a>(
+        &'a mut self,
+        table: &'static DirectoryTable,
+    ) -> BoxStream<'a, Result<ExportedRow, StoreError>>;
     /// Ends the read transaction.
     async fn finish(self: Box<Self>) -> Result<(), StoreError>;
 }
+
+/// The write transaction of a restore's directory rows, opened by a backend. Nothing is
+/// visible to others before [`DirectoryImport::commit`]; dropping it rolls everything back.
+#[async_trait::async_trait]
+pub(crate) trait DirectoryImport: Send {
+    /// Inserts rows of `table` (any table of [`DIRECTORY_TABLES`] but `access_epoch`), each
+    /// holding one cell per column in the table's order.
+    async fn insert(
+        &mut self,
+        table: &'static DirectoryTable,
+        rows: Vec<ExportedRow>,
+    ) -> Result<(), StoreError>;
+    /// Sets the access epoch, whose single row the migration created.
+    async fn set_access_epoch(&mut self, epoch: i64) -> Result<(), StoreError>;
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// How a directory column is stored: text, a 64-bit integer (every time is Unix milliseconds)
+/// or a boolean (`INTEGER` 0/1 on SQLite, `boolean` on Postgres).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    Text,
+    Integer,
+    Boolean,
+}
+
+/// A column of a directory table.
+#[derive(Debug)]
+pub(crate) struct Column {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    pub nullable: bool,
+}
+
+const fn column(name: &'static str, kind: ColumnKind, nullable: bool) -> Column {
+    Column {
+        name,
+        kind,
+        nullable,
+    }
+}
+
+const fn text(name: &'static str) -> Column {
+    column(name, ColumnKind::Text, false)
+}
+
+const fn optional_text(name: &'static str) -> Column {
+    column(name, ColumnKind::Text, true)
+}
+
+const fn integer(name: &'static str) -> Column {
+    column(name, ColumnKind::Integer, false)
+}
+
+const fn optional_integer(name: &'static str) -> Column {
+    column(name, ColumnKind::Integer, true)
+}
+
+/// A table that is not keyed by document (`0002_directory.sql`), with its columns in the
+/// schema's order.
+#[derive(Debug)]
+pub(crate) struct DirectoryTable {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub primary_key: &'static [&'static str],
+}
+
+/// The table holding the access epoch's single row (`id` = 1), which the migration inserts:
+/// a restore updates it rather than inserting.
+pub(crate) const ACCESS_EPOCH: &str = "access_epoch";
+
+/// Every directory table, in an order where a row comes after those its foreign keys name,
+/// as a restore inserts them.
+pub(crate) const DIRECTORY_TABLES: &[DirectoryTable] = &[
+    DirectoryTable {
+        name: "organisations",
+        columns: &[text("id"), text("name"), integer("created_at_ms")],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "users",
+        columns: &[
+            text("id"),
+            text("email"),
+            text("display_name"),
+            text("kind"),
+            optional_text("organisation_id"),
+            column("is_admin", ColumnKind::Boolean, false),
+            optional_text("password_hash"),
+            optional_text("oidc_issuer"),
+            optional_text("oidc_subject"),
+            integer("created_at_ms"),
+            optional_integer("disabled_at_ms"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "workspaces",
+        columns: &[
+            text("id"),
+            text("organisation_id"),
+            text("name"),
+            integer("created_at_ms"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "workspace_members",
+        columns: &[
+            text("workspace_id"),
+            text("user_id"),
+            text("role"),
+            optional_integer("expires_at_ms"),
+            optional_text("sponsor_id"),
+            integer("created_at_ms"),
+        ],
+        primary_key: &["workspace_id", "user_id"],
+    },
+    DirectoryTable {
+        name: "document_info",
+        columns: &[
+            text("document_id"),
+            optional_text("workspace_id"),
+            text("title"),
+            optional_text("created_by"),
+            integer("created_at_ms"),
+            optional_integer("deleted_at_ms"),
+        ],
+        primary_key: &["document_id"],
+    },
+    DirectoryTable {
+        name: "document_members",
+        columns: &[
+            text("document_id"),
+            text("user_id"),
+            text("role"),
+            optional_integer("expires_at_ms"),
+            optional_text("sponsor_id"),
+            integer("created_at_ms"),
+        ],
+        primary_key: &["document_id", "user_id"],
+    },
+    DirectoryTable {
+        name: "invitations",
+        columns: &[
+            text("id"),
+            text("secret_sha256"),
+            text("email"),
+            optional_text("workspace_id"),
+            optional_text("document_id"),
+            text("role"),
+            integer("access_expires_at_ms"),
+            text("sponsor_id"),
+            integer("created_at_ms"),
+            optional_integer("accepted_at_ms"),
+            optional_text("accepted_by"),
+            optional_integer("revoked_at_ms"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "sessions",
+        columns: &[
+            text("secret_sha256"),
+            text("user_id"),
+            text("csrf_token"),
+            integer("created_at_ms"),
+            integer("expires_at_ms"),
+            optional_integer("revoked_at_ms"),
+        ],
+        primary_key: &["secret_sha256"],
+    },
+    DirectoryTable {
+        name: "api_tokens",
+        columns: &[
+            text("id"),
+            text("secret_sha256"),
+            text("document_pattern"),
+            text("role"),
+            integer("expires_at_ms"),
+            optional_text("created_by"),
+            integer("created_at_ms"),
+            optional_integer("revoked_at_ms"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: ACCESS_EPOCH,
+        columns: &[integer("id"), integer("epoch")],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "audit_log",
+        columns: &[
+            integer("seq"),
+            integer("at_ms"),
+            optional_text("actor"),
+            text("action"),
+            optional_text("workspace_id"),
+            optional_text("target"),
+            text("details"),
+            text("prev_sha256"),
+            text("sha256"),
+        ],
+        primary_key: &["seq"],
+    },
+];
+
+impl DirectoryTable {
+    /// The directory table named `name`.
+    pub(crate) fn named(name: &str) -> Option<&'static DirectoryTable> {
+        DIRECTORY_TABLES.iter().find(|table| table.name == name)
+    }
+
+    /// Where each primary-key column is in a row.
+    pub(crate) fn key_positions(&self) -> Vec<usize> {
+        self.primary_key
+            .iter()
+            .map(|key| {
+                self.columns
+                    .iter()
+                    .position(|column| column.name == *key)
+                    .expect("primary-key columns are columns of their table")
+            })
+            .collect()
+    }
+}
+
+/// One value of a directory row, as stored. The derived order compares integers numerically
+/// and text byte-wise, as backups sort primary keys.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cell {
+    Null,
+    Boolean(bool),
+    Integer(i64),
+    Text(String),
+}
+
+/// A directory row: one [`Cell`] per column, in the table's column order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExportedRow(pub Vec<Cell>);
 
 /// One document's rows in every table keyed by document, as stored. This is also the JSON of
 /// a backup's per-document file, so field names follow the columns and a field nobody knows

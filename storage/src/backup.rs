@@ -6,33 +6,53 @@
 //! - `documents/{n:08}.json`: one file per document, its rows in every document table
 //!   ([`ExportedDocument`]: `documents`, `document_updates` with base64 payloads,
 //!   `document_snapshots`), field names as the columns;
+//! - `directory/{table}/{n:08}.jsonl`: the rows of each table not keyed by document
+//!   (`organisations`, `users`, `workspaces`, `workspace_members`, `document_info`,
+//!   `document_members`, `invitations`, `sessions`, `api_tokens`, `access_epoch`,
+//!   `audit_log`), as JSON lines: one object per row, the columns as fields in the schema's
+//!   order, values as stored (text, 64-bit integers, booleans, `null`), rows in primary-key
+//!   order (text compared byte-wise), at most 10,000 rows per file and no file for an empty
+//!   table; password and secret hashes are copied as they are, so a backup is as sensitive
+//!   as the database;
 //! - `blobs/{object key}`: every snapshot blob the rows reference, under its object key;
 //! - `manifest.json`, written last: format and version, where and when the copy was taken,
-//!   the tables it holds, counts, and each document file and blob with its length and sha256.
+//!   the tables it holds, counts, each document file and blob with its length and sha256,
+//!   and under `directory` each directory table with its row count and its files (rows,
+//!   length and sha256 of each).
 //!   A location without a manifest holds an unfinished backup.
 //!
 //! Rows are read in one read transaction (repeatable read on Postgres, a WAL read snapshot on
-//! SQLite), so they are consistent with each other; blobs are write-once and never deleted, so
-//! those the rows reference can be copied afterwards and still match.
-//! A restore checks the whole backup (manifest, every document file, the presence and size of
-//! every blob) before writing anything, then copies blobs before the rows that reference them,
-//! checking each blob's sha256, as snapshots are written.
+//! SQLite), so they are consistent with each other, directory included; blobs are write-once
+//! and never deleted, so those the rows reference can be copied afterwards and still match.
+//! A restore checks the whole backup (manifest, every document and directory file against its
+//! sha256, every directory row against its table's columns and key order, the presence and
+//! size of every blob) before writing anything. It then inserts the directory in one
+//! transaction, tables in foreign-key order (the access epoch's row, which the schema
+//! creates, is updated), and copies blobs before the rows that reference them, document by
+//! document, checking each blob's sha256, as snapshots are written. Audit entries are copied
+//! value for value, so the restored journal verifies as the original did.
 //!
 //! Compatibility: a relais restores any backup whose `format_version` it knows and whose
-//! `tables` it all knows; a table missing from an older backup restores as empty. A new table
-//! keyed by document adds a field to the per-document files and its name to `tables`; other
-//! tables get files of their own. Bump `format_version` only when the meaning of something
-//! already written changes.
+//! `tables` it all knows; a table missing from an older backup restores as empty (the access
+//! epoch as 0). A new table keyed by document adds a field to the per-document files and its
+//! name to `tables`; other tables get files of their own (as the directory tables did,
+//! without a version bump). Bump `format_version` only when the meaning of something already
+//! written changes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::admin::{Admin, ExportedDocument};
+use crate::admin::{
+    ACCESS_EPOCH, Admin, Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable, ExportReader,
+    ExportedDocument, ExportedRow,
+};
 use crate::error::StoreError;
 use crate::id::DocumentId;
 use crate::objects::{self, BlobRecord, sha256_hex};
@@ -42,9 +62,16 @@ use crate::open_object_store;
 pub const FORMAT: &str = "relais-backup";
 /// The manifest version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The tables this build backs up and restores.
-const TABLES: [&str; 3] = ["documents", "document_updates", "document_snapshots"];
+/// The tables keyed by document, in the per-document files.
+const DOCUMENT_TABLES: [&str; 3] = ["documents", "document_updates", "document_snapshots"];
 const MANIFEST: &str = "manifest.json";
+/// Rows per directory file: bounds the memory a backup or a restore holds for one file.
+const ROWS_PER_DIRECTORY_FILE: u64 = 10_000;
+
+/// Whether this build backs up and restores `table`.
+pub(crate) fn is_known_table(table: &str) -> bool {
+    DOCUMENT_TABLES.contains(&table) || DirectoryTable::named(table).is_some()
+}
 
 /// Why a backup or a restore stopped.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +125,10 @@ pub struct BackupSummary {
     pub updates: u64,
     /// Rows of `document_snapshots`, one blob each.
     pub snapshots: u64,
-    /// Bytes of document files and blobs.
+    /// Rows of the directory tables (accounts, access, audit journal), the access epoch's
+    /// single row included.
+    pub directory_rows: u64,
+    /// Bytes of document files, directory files and blobs.
     pub bytes: u64,
 }
 
@@ -116,6 +146,10 @@ struct Manifest {
     tables: Vec<String>,
     counts: Counts,
     documents: Vec<FileEntry>,
+    /// One entry per directory table, in restore order; absent from backups written before
+    /// the directory existed.
+    #[serde(default)]
+    directory: Vec<TableEntry>,
     blobs: Vec<BlobEntry>,
 }
 
@@ -124,8 +158,25 @@ struct Counts {
     documents: u64,
     document_updates: u64,
     document_snapshots: u64,
-    /// Bytes of document files and blobs.
+    /// Bytes of every file but the manifest: document files, directory files and blobs.
     bytes: u64,
+}
+
+/// A directory table and its files.
+#[derive(Debug, Serialize, Deserialize)]
+struct TableEntry {
+    table: String,
+    rows: u64,
+    files: Vec<PartEntry>,
+}
+
+/// One file of a directory table: JSON lines, `rows` of them.
+#[derive(Debug, Serialize, Deserialize)]
+struct PartEntry {
+    file: String,
+    rows: u64,
+    sha256: String,
+    len: u64,
 }
 
 /// A per-document file.
@@ -280,7 +331,21 @@ impl Admin {
             state.documents_done += 1;
             progress(&state);
         }
+        let directory = back_up_directory(
+            reader.as_mut(),
+            &header.directory,
+            location.as_ref(),
+            &mut state,
+            progress,
+        )
+        .await?;
         reader.finish().await?;
+        let directory_bytes: u64 = directory
+            .iter()
+            .flat_map(|entry| &entry.files)
+            .map(|file| file.len)
+            .sum();
+        counts.bytes += directory_bytes;
         // Counted in the same transaction as the rows were read: a difference would mean the
         // read was not one consistent snapshot, and the copy must not be trusted.
         if (
@@ -301,6 +366,7 @@ impl Admin {
             documents: counts.documents,
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
+            directory_rows: directory.iter().map(|entry| entry.rows).sum(),
             bytes: counts.bytes,
         };
         let manifest = Manifest {
@@ -310,9 +376,14 @@ impl Admin {
             source_backend: self.backend_name().to_owned(),
             schema_version: crate::migrations::latest_version(),
             as_of: header.as_of,
-            tables: TABLES.iter().map(|table| (*table).to_owned()).collect(),
+            tables: DOCUMENT_TABLES
+                .into_iter()
+                .chain(DIRECTORY_TABLES.iter().map(|table| table.name))
+                .map(str::to_owned)
+                .collect(),
             counts,
             documents: files,
+            directory,
             blobs,
         };
         let json = serde_json::to_vec_pretty(&manifest)
@@ -335,10 +406,17 @@ impl Admin {
             return Err(BackupError::TargetNotEmpty(what));
         }
 
-        // First pass: every document file parses and hangs together, every blob is there with
-        // its size, and the counts add up. A broken backup then writes nothing.
+        // First pass: every document and directory file parses and hangs together, every
+        // blob is there with its size, and the counts add up. A broken backup then writes
+        // nothing.
         let mut keys = HashSet::new();
         let mut counts = Counts::default();
+        let mut directory_rows = 0;
+        for (table, entry) in directory_entries(&manifest) {
+            check_table(location.as_ref(), table, entry).await?;
+            directory_rows += entry.rows;
+            counts.bytes += entry.files.iter().map(|file| file.len).sum::<u64>();
+        }
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
@@ -380,13 +458,29 @@ impl Admin {
             ));
         }
 
-        // Second pass: blobs first, then the rows that reference them, document by document.
+        // Second pass: the directory in one transaction (its tables reference each other, not
+        // the documents), then blobs first and the rows that reference them, document by
+        // document.
         let mut state = Progress {
             documents_total: counts.documents,
             blobs_total: counts.document_snapshots,
             ..Progress::default()
         };
         progress(&state);
+        let mut import = self.import_directory().await?;
+        for (table, entry) in directory_entries(&manifest) {
+            for file in &entry.files {
+                let rows = read_directory_file(location.as_ref(), table, file).await?;
+                if table.name == ACCESS_EPOCH {
+                    import.set_access_epoch(access_epoch(&rows)?).await?;
+                } else {
+                    import.insert(table, rows).await?;
+                }
+                state.bytes_done += file.len;
+                progress(&state);
+            }
+        }
+        import.commit().await?;
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
@@ -428,8 +522,234 @@ impl Admin {
             documents: counts.documents,
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
+            directory_rows,
             bytes: counts.bytes,
         })
+    }
+}
+
+/// Writes every directory table, streamed from the export's read transaction, into files of
+/// at most [`ROWS_PER_DIRECTORY_FILE`] rows; `expected` are the row counts taken in the same
+/// transaction.
+async fn back_up_directory(
+    reader: &mut dyn ExportReader,
+    expected: &[u64],
+    location: &dyn ObjectStore,
+    state: &mut Progress,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<Vec<TableEntry>, BackupError> {
+    let mut entries = Vec::with_capacity(DIRECTORY_TABLES.len());
+    for (table, expected) in DIRECTORY_TABLES.iter().zip(expected) {
+        let mut entry = TableEntry {
+            table: table.name.to_owned(),
+            rows: 0,
+            files: Vec::new(),
+        };
+        let mut rows = reader.directory_rows(table);
+        let mut lines = Vec::new();
+        let mut lines_rows = 0;
+        loop {
+            let row = rows.next().await.transpose()?;
+            if let Some(row) = &row {
+                serde_json::to_writer(&mut lines, &RowJson { table, row }).map_err(|error| {
+                    StoreError::corrupt(format!("cannot encode a row of {}: {error}", table.name))
+                })?;
+                lines.push(b'\n');
+                lines_rows += 1;
+            }
+            if lines_rows == ROWS_PER_DIRECTORY_FILE || (row.is_none() && lines_rows > 0) {
+                let file = format!("directory/{}/{:08}.jsonl", table.name, entry.files.len());
+                let len = lines.len() as u64;
+                entry.files.push(PartEntry {
+                    file: file.clone(),
+                    rows: lines_rows,
+                    sha256: sha256_hex(&lines),
+                    len,
+                });
+                put_in_location(
+                    location,
+                    &location_path(&file)?,
+                    Bytes::from(std::mem::take(&mut lines)),
+                )
+                .await?;
+                entry.rows += lines_rows;
+                lines_rows = 0;
+                state.bytes_done += len;
+                progress(state);
+            }
+            if row.is_none() {
+                break;
+            }
+        }
+        // Counted in the same transaction as the rows were read, as for documents.
+        if entry.rows != *expected {
+            return Err(StoreError::corrupt(format!(
+                "the rows of {} read do not add up to the count taken in the same transaction",
+                table.name
+            ))
+            .into());
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// The manifest's directory entries with their tables, in restore (foreign-key) order.
+/// [`read_manifest`] has checked that every entry names a distinct known table.
+fn directory_entries(manifest: &Manifest) -> Vec<(&'static DirectoryTable, &TableEntry)> {
+    DIRECTORY_TABLES
+        .iter()
+        .filter_map(|table| {
+            manifest
+                .directory
+                .iter()
+                .find(|entry| entry.table == table.name)
+                .map(|entry| (table, entry))
+        })
+        .collect()
+}
+
+/// Reads every file of a directory table: each matches its sha256 and row count, each row its
+/// columns, and primary keys strictly ascend across the files (so none is repeated).
+async fn check_table(
+    location: &dyn ObjectStore,
+    table: &'static DirectoryTable,
+    entry: &TableEntry,
+) -> Result<(), BackupError> {
+    let keys = table.key_positions();
+    let mut previous: Option<Vec<Cell>> = None;
+    let mut rows_seen = 0;
+    for file in &entry.files {
+        let rows = read_directory_file(location, table, file).await?;
+        if table.name == ACCESS_EPOCH {
+            access_epoch(&rows)?;
+        }
+        for row in &rows {
+            let key: Vec<Cell> = keys
+                .iter()
+                .map(|&position| row.0[position].clone())
+                .collect();
+            if previous.as_ref().is_some_and(|previous| *previous >= key) {
+                return Err(invalid(format!(
+                    "{}: rows out of primary-key order or repeated",
+                    file.file
+                )));
+            }
+            previous = Some(key);
+        }
+        rows_seen += rows.len() as u64;
+    }
+    if rows_seen != entry.rows {
+        return Err(invalid(format!(
+            "the files of {} do not add up to its {} rows",
+            table.name, entry.rows
+        )));
+    }
+    Ok(())
+}
+
+/// Reads, checks and parses one directory file.
+async fn read_directory_file(
+    location: &dyn ObjectStore,
+    table: &'static DirectoryTable,
+    file: &PartEntry,
+) -> Result<Vec<ExportedRow>, BackupError> {
+    let path = location_path(&file.file)?;
+    let bytes = read_checked(location, &path, &file.sha256, file.len).await?;
+    let rows = parse_directory_file(table, &bytes)
+        .map_err(|reason| invalid(format!("{path}: {reason}")))?;
+    if rows.len() as u64 != file.rows {
+        return Err(invalid(format!(
+            "{path} holds {} rows, the manifest says {}",
+            rows.len(),
+            file.rows
+        )));
+    }
+    Ok(rows)
+}
+
+/// The rows of a directory file: JSON lines, each ending with a newline.
+fn parse_directory_file(table: &DirectoryTable, bytes: &[u8]) -> Result<Vec<ExportedRow>, String> {
+    let Some(body) = bytes.strip_suffix(b"\n") else {
+        return Err("empty, or its last line does not end".into());
+    };
+    body.split(|&byte| byte == b'\n')
+        .enumerate()
+        .map(|(index, line)| {
+            parse_row(table, line).map_err(|reason| format!("line {}: {reason}", index + 1))
+        })
+        .collect()
+}
+
+/// One row of `table` from its JSON object: every column present with a value of its type
+/// (`null` only where the column allows it), no other field. Values are never echoed: they
+/// may be password or secret hashes.
+fn parse_row(table: &DirectoryTable, line: &[u8]) -> Result<ExportedRow, String> {
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(line).map_err(|error| format!("not a JSON object: {error}"))?;
+    let mut cells = Vec::with_capacity(table.columns.len());
+    for column in table.columns {
+        let value = object
+            .remove(column.name)
+            .ok_or_else(|| format!("no {} field", column.name))?;
+        let cell = match (column.kind, value) {
+            (_, serde_json::Value::Null) if column.nullable => Some(Cell::Null),
+            (ColumnKind::Text, serde_json::Value::String(text)) => Some(Cell::Text(text)),
+            (ColumnKind::Integer, serde_json::Value::Number(number)) => {
+                number.as_i64().map(Cell::Integer)
+            }
+            (ColumnKind::Boolean, serde_json::Value::Bool(flag)) => Some(Cell::Boolean(flag)),
+            _ => None,
+        };
+        let cell = cell.ok_or_else(|| {
+            let expected = match column.kind {
+                ColumnKind::Text => "text",
+                ColumnKind::Integer => "a 64-bit integer",
+                ColumnKind::Boolean => "a boolean",
+            };
+            let null = if column.nullable { " or null" } else { "" };
+            format!("{} is not {expected}{null}", column.name)
+        })?;
+        cells.push(cell);
+    }
+    if let Some(field) = object.keys().next() {
+        return Err(format!(
+            "field {field} is not a column of {} (made by a newer version?)",
+            table.name
+        ));
+    }
+    Ok(ExportedRow(cells))
+}
+
+/// The epoch of the access epoch's rows: exactly one, with id 1.
+fn access_epoch(rows: &[ExportedRow]) -> Result<i64, BackupError> {
+    match rows {
+        [ExportedRow(cells)] => match cells.as_slice() {
+            [Cell::Integer(1), Cell::Integer(epoch)] => Ok(*epoch),
+            _ => Err(invalid("the access_epoch row is not id 1")),
+        },
+        _ => Err(invalid("access_epoch holds other than one row")),
+    }
+}
+
+/// A directory row as its JSON object: the columns as fields, in the table's order.
+struct RowJson<'a> {
+    table: &'a DirectoryTable,
+    row: &'a ExportedRow,
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.table.columns.len()))?;
+        for (column, cell) in self.table.columns.iter().zip(&self.row.0) {
+            match cell {
+                Cell::Null => map.serialize_entry(column.name, &())?,
+                Cell::Boolean(flag) => map.serialize_entry(column.name, flag)?,
+                Cell::Integer(integer) => map.serialize_entry(column.name, integer)?,
+                Cell::Text(text) => map.serialize_entry(column.name, text)?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -460,11 +780,32 @@ async fn read_manifest(location: &dyn ObjectStore) -> Result<Manifest, BackupErr
     if let Some(table) = manifest
         .tables
         .iter()
-        .find(|table| !TABLES.contains(&table.as_str()))
+        .chain(manifest.directory.iter().map(|entry| &entry.table))
+        .find(|table| !is_known_table(table))
     {
         return Err(invalid(format!(
             "it holds table {table}, unknown to this relais (made by a newer version?)"
         )));
+    }
+    // Each directory table in `tables` has exactly one entry of files, and no other has any.
+    let mut listed: Vec<&str> = manifest
+        .tables
+        .iter()
+        .map(String::as_str)
+        .filter(|table| DirectoryTable::named(table).is_some())
+        .collect();
+    let mut entries: Vec<&str> = manifest
+        .directory
+        .iter()
+        .map(|entry| entry.table.as_str())
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    entries.sort_unstable();
+    if listed != entries {
+        return Err(invalid(
+            "the directory files do not match the manifest's tables",
+        ));
     }
     Ok(manifest)
 }
@@ -627,6 +968,123 @@ mod tests {
             "2026-03-03T10:00:00+01:00",
         ] {
             assert!(check_timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn users() -> &'static DirectoryTable {
+        DirectoryTable::named("users").unwrap()
+    }
+
+    fn user_row() -> ExportedRow {
+        ExportedRow(vec![
+            Cell::Text("7d0c1f4e-0000-4000-8000-000000000001".into()),
+            Cell::Text("anne@example.org".into()),
+            Cell::Text("Anne \"Nane\" Müller\n".into()),
+            Cell::Text("staff".into()),
+            Cell::Null,
+            Cell::Boolean(true),
+            Cell::Text("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            Cell::Null,
+            Cell::Null,
+            Cell::Integer(1_700_000_000_123),
+            Cell::Null,
+        ])
+    }
+
+    fn encode(table: &DirectoryTable, rows: &[ExportedRow]) -> Vec<u8> {
+        let mut lines = Vec::new();
+        for row in rows {
+            serde_json::to_writer(&mut lines, &RowJson { table, row }).unwrap();
+            lines.push(b'\n');
+        }
+        lines
+    }
+
+    #[test]
+    fn directory_rows_are_json_lines_with_the_columns_in_order() {
+        let row = user_row();
+        let lines = encode(users(), std::slice::from_ref(&row));
+        let text = String::from_utf8(lines.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"id":"7d0c1f4e-0000-4000-8000-000000000001","email":"anne@example.org","display_name":"Anne \"Nane\" Müller\n","kind":"staff","organisation_id":null,"is_admin":true,"#),
+            "{text}"
+        );
+        assert!(text.ends_with("\"disabled_at_ms\":null}\n"), "{text}");
+        assert_eq!(text.lines().count(), 1, "a newline in a value is escaped");
+        assert_eq!(parse_directory_file(users(), &lines).unwrap(), vec![row]);
+    }
+
+    #[test]
+    fn directory_rows_must_fit_their_columns() {
+        let line = String::from_utf8(encode(users(), &[user_row()])).unwrap();
+        let line = line.trim_end();
+        let refused = |changed: String| {
+            let error = parse_row(users(), changed.as_bytes()).unwrap_err();
+            assert!(
+                !error.contains("argon2id"),
+                "values are never echoed: {error}"
+            );
+            error
+        };
+        // A NULL where the column allows none, a value of the wrong type, a missing column,
+        // an unknown one.
+        assert!(refused(line.replace(r#""kind":"staff""#, r#""kind":null"#)).contains("kind"));
+        assert!(
+            refused(line.replace(r#""is_admin":true"#, r#""is_admin":1"#)).contains("is_admin")
+        );
+        assert!(refused(line.replace("1700000000123", "1.5")).contains("created_at_ms"));
+        assert!(
+            refused(line.replace(r#""password_hash""#, r#""password""#)).contains("password_hash")
+        );
+        assert!(refused(line.replacen('{', r#"{"totp_secret":"x","#, 1)).contains("newer version"));
+        assert!(refused("[1, 2]".into()).contains("not a JSON object"));
+        // Files end with a newline and hold no blank line.
+        let lines = encode(users(), &[user_row()]);
+        assert!(parse_directory_file(users(), &lines[..lines.len() - 1]).is_err());
+        assert!(parse_directory_file(users(), b"").is_err());
+        let mut blank = lines.clone();
+        blank.push(b'\n');
+        assert!(parse_directory_file(users(), &blank).is_err());
+    }
+
+    #[test]
+    fn the_access_epoch_is_one_row_with_id_one() {
+        let row = |id, epoch| ExportedRow(vec![Cell::Integer(id), Cell::Integer(epoch)]);
+        assert_eq!(access_epoch(&[row(1, 42)]).unwrap(), 42);
+        assert!(access_epoch(&[row(2, 42)]).is_err());
+        assert!(access_epoch(&[row(1, 1), row(1, 2)]).is_err());
+        assert!(access_epoch(&[]).is_err());
+    }
+
+    #[test]
+    fn every_table_is_known_and_directory_tables_come_after_what_they_reference() {
+        for table in DOCUMENT_TABLES {
+            assert!(is_known_table(table));
+        }
+        assert!(!is_known_table("document_versions"));
+        let names: Vec<&str> = DIRECTORY_TABLES.iter().map(|table| table.name).collect();
+        let position = |name: &str| names.iter().position(|other| *other == name).unwrap();
+        for (table, referenced) in [
+            ("users", "organisations"),
+            ("workspaces", "organisations"),
+            ("workspace_members", "workspaces"),
+            ("workspace_members", "users"),
+            ("document_info", "workspaces"),
+            ("document_info", "users"),
+            ("document_members", "document_info"),
+            ("invitations", "document_info"),
+            ("invitations", "users"),
+            ("sessions", "users"),
+            ("api_tokens", "users"),
+        ] {
+            assert!(
+                position(referenced) < position(table),
+                "{table} -> {referenced}"
+            );
+        }
+        for table in DIRECTORY_TABLES {
+            assert!(is_known_table(table.name));
+            assert!(!table.key_positions().is_empty());
         }
     }
 

@@ -1,8 +1,10 @@
-//! Logic shared by both backends: column conversions and turning rows into documents.
+//! Logic shared by both backends: column conversions, turning rows into documents, and the
+//! SQL that exports and imports directory tables.
 
 use bytes::Bytes;
 use object_store::ObjectStore;
 
+use crate::admin::{Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable, ExportedRow};
 use crate::error::StoreError;
 use crate::id::{DocumentId, Seq};
 use crate::objects::{self, BlobRecord};
@@ -190,4 +192,155 @@ where
             })
             .collect::<Result<_, StoreError>>()?,
     })
+}
+
+/// `SELECT` of every row of a directory table in primary-key order; `text_order` follows each
+/// text key column (Postgres: `COLLATE "C"`, so that text sorts byte-wise as on SQLite).
+/// Integers are read as 64-bit whatever their declared width (`access_epoch.id` is an
+/// `integer` on Postgres).
+pub(crate) fn select_directory_sql(table: &DirectoryTable, text_order: &str) -> String {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|column| match column.kind {
+            ColumnKind::Integer => format!("CAST({0} AS BIGINT) AS {0}", column.name),
+            ColumnKind::Text | ColumnKind::Boolean => column.name.to_owned(),
+        })
+        .collect();
+    let order: Vec<String> = table
+        .key_positions()
+        .into_iter()
+        .map(|position| {
+            let column = &table.columns[position];
+            match column.kind {
+                ColumnKind::Text => format!("{}{text_order}", column.name),
+                ColumnKind::Integer | ColumnKind::Boolean => column.name.to_owned(),
+            }
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        columns.join(", "),
+        table.name,
+        order.join(", ")
+    )
+}
+
+/// One `SELECT` counting the rows of every directory table, one column per table, named as
+/// the table.
+pub(crate) fn directory_counts_sql() -> String {
+    let counts: Vec<String> = DIRECTORY_TABLES
+        .iter()
+        .map(|table| format!("(SELECT count(*) FROM {0}) AS {0}", table.name))
+        .collect();
+    format!("SELECT {}", counts.join(", "))
+}
+
+/// The counts of [`directory_counts_sql`], in [`DIRECTORY_TABLES`] order.
+pub(crate) fn directory_counts<R>(row: &R) -> Result<Vec<u64>, StoreError>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    DIRECTORY_TABLES
+        .iter()
+        .map(|table| {
+            let count: i64 = row.try_get(table.name)?;
+            Ok(u64::try_from(count).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// A row of [`select_directory_sql`], from either backend.
+pub(crate) fn exported_row<R>(table: &DirectoryTable, row: &R) -> Result<ExportedRow, StoreError>
+where
+    R: sqlx::Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<bool>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let cells = table
+        .columns
+        .iter()
+        .map(|column| {
+            let cell = match column.kind {
+                ColumnKind::Text => row
+                    .try_get::<Option<String>, _>(column.name)?
+                    .map(Cell::Text),
+                ColumnKind::Integer => row
+                    .try_get::<Option<i64>, _>(column.name)?
+                    .map(Cell::Integer),
+                ColumnKind::Boolean => row
+                    .try_get::<Option<bool>, _>(column.name)?
+                    .map(Cell::Boolean),
+            };
+            match cell {
+                Some(cell) => Ok(cell),
+                None if column.nullable => Ok(Cell::Null),
+                None => Err(StoreError::corrupt(format!(
+                    "{}.{} is NULL in the database",
+                    table.name, column.name
+                ))),
+            }
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(ExportedRow(cells))
+}
+
+/// Rows of a directory table per multi-row `INSERT`: at most 12 columns each, so 6,000 bound
+/// values, well under both databases' limits.
+pub(crate) const DIRECTORY_ROWS_PER_INSERT: usize = 500;
+
+/// A multi-row `INSERT` of `rows` (at most [`DIRECTORY_ROWS_PER_INSERT`]) into `table`, each
+/// cell bound with its column's type, so that a NULL is typed too. A row whose cells do not
+/// fit the columns is refused before anything is built.
+pub(crate) fn insert_directory_rows<DB>(
+    table: &DirectoryTable,
+    rows: Vec<ExportedRow>,
+) -> Result<sqlx::QueryBuilder<DB>, StoreError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: Default,
+    for<'t> Option<String>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<bool>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    for row in &rows {
+        let fits = row.0.len() == table.columns.len()
+            && table.columns.iter().zip(&row.0).all(|(column, cell)| {
+                matches!(
+                    (column.kind, cell),
+                    (ColumnKind::Text, Cell::Text(_))
+                        | (ColumnKind::Integer, Cell::Integer(_))
+                        | (ColumnKind::Boolean, Cell::Boolean(_))
+                ) || (column.nullable && *cell == Cell::Null)
+            });
+        if !fits {
+            return Err(StoreError::corrupt(format!(
+                "a row to restore does not fit the columns of {}",
+                table.name
+            )));
+        }
+    }
+    let names: Vec<&str> = table.columns.iter().map(|column| column.name).collect();
+    let mut insert = sqlx::QueryBuilder::<DB>::new(format!(
+        "INSERT INTO {} ({}) ",
+        table.name,
+        names.join(", ")
+    ));
+    insert.push_values(rows, |mut values, row| {
+        for (column, cell) in table.columns.iter().zip(row.0) {
+            match (column.kind, cell) {
+                (_, Cell::Text(text)) => values.push_bind(Some(text)),
+                (_, Cell::Integer(integer)) => values.push_bind(Some(integer)),
+                (_, Cell::Boolean(flag)) => values.push_bind(Some(flag)),
+                (ColumnKind::Text, Cell::Null) => values.push_bind(None::<String>),
+                (ColumnKind::Integer, Cell::Null) => values.push_bind(None::<i64>),
+                (ColumnKind::Boolean, Cell::Null) => values.push_bind(None::<bool>),
+            };
+        }
+    });
+    Ok(insert)
 }

@@ -17,6 +17,8 @@
 
 mod admin;
 pub mod backup;
+mod chat;
+mod chat_sql;
 mod common;
 mod directory;
 mod directory_sql;
@@ -32,6 +34,11 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use admin::{Admin, DatabaseCheck, Migrations, check_database, check_object_store};
+pub use chat::{
+    Attachment, AttachmentId, Chat, Conversation, ConversationId, ConversationKind,
+    ConversationState, MAX_MESSAGES_PER_PAGE, Message, MessageId, NewAttachment, NewConversation,
+    NewMessage, Posted, Reaction,
+};
 pub use directory::{
     AUDIT_GENESIS, AccessFacts, ApiToken, AuditEntry, AuditFilter, AuditVerification, Directory,
     DocumentInfo, Grant, Invitation, InvitationId, InvitationTarget, Member, NewApiToken,
@@ -92,6 +99,7 @@ pub fn redact_url(raw: &str) -> String {
 pub struct Storage {
     pub documents: Arc<dyn Store>,
     pub directory: Arc<dyn Directory>,
+    pub chat: Arc<dyn Chat>,
 }
 
 /// Opens the store as [`connect`] does and returns both of its faces.
@@ -103,7 +111,8 @@ pub async fn connect_storage(config: &StorageConfig) -> Result<Storage, StoreErr
             let store = Arc::new(SqliteStore::connect(url, objects, config.max_connections).await?);
             Storage {
                 documents: store.clone(),
-                directory: store,
+                directory: store.clone(),
+                chat: store,
             }
         }
         admin::Backend::Postgres => {
@@ -111,7 +120,8 @@ pub async fn connect_storage(config: &StorageConfig) -> Result<Storage, StoreErr
                 Arc::new(PostgresStore::connect(url, objects, config.max_connections).await?);
             Storage {
                 documents: store.clone(),
-                directory: store,
+                directory: store.clone(),
+                chat: store,
             }
         }
     };

@@ -26,6 +26,11 @@ const SQLITE: &[Embedded] = &[
         "directory",
         include_str!("../migrations/sqlite/0002_directory.sql"),
     ),
+    (
+        3,
+        "chat",
+        include_str!("../migrations/sqlite/0003_chat.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -38,6 +43,11 @@ const POSTGRES: &[Embedded] = &[
         2,
         "directory",
         include_str!("../migrations/postgres/0002_directory.sql"),
+    ),
+    (
+        3,
+        "chat",
+        include_str!("../migrations/postgres/0003_chat.sql"),
     ),
 ];
 

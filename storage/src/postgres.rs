@@ -4,14 +4,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use object_store::ObjectStore;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, Postgres, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row};
 use tracing::instrument;
 
 use crate::admin::{
-    DatabaseCheck, ExportHeader, ExportReader, ExportedDocument, Migrations, check_schema,
-    clock_offset_ms,
+    ACCESS_EPOCH, DatabaseCheck, DirectoryImport, DirectoryTable, ExportHeader, ExportReader,
+    ExportedDocument, ExportedRow, Migrations, check_schema, clock_offset_ms,
 };
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
@@ -95,6 +97,20 @@ impl PostgresStore {
             .await?
             .try_get("count")?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// Rows of each directory table, in [`crate::admin::DIRECTORY_TABLES`] order.
+    pub(crate) async fn directory_counts(&self) -> Result<Vec<u64>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(common::directory_counts_sql()))
+            .fetch_one(&self.pool)
+            .await?;
+        common::directory_counts(&row)
+    }
+
+    /// One transaction for every directory row of a restore.
+    pub(crate) async fn import_directory(&self) -> Result<Box<dyn DirectoryImport>, StoreError> {
+        let transaction = self.pool.begin().await?;
+        Ok(Box::new(PostgresDirectoryImport { transaction }))
     }
 
     /// One repeatable-read, read-only transaction for the whole export: every row comes from
@@ -187,6 +203,17 @@ crate::directory_sql::impl_directory!(
     PostgresStore,
     backend = "postgres",
     audit_lock = Some("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+);
+
+// Chat SQL with ids bound as a text[] and search through the generated tsvector column.
+crate::chat_sql::impl_chat!(
+    PostgresStore,
+    backend = "postgres",
+    db = sqlx::Postgres,
+    in_ids = "= ANY($1)",
+    id_list = crate::chat_sql::postgres_id_list,
+    search = crate::chat_sql::POSTGRES_SEARCH,
+    search_query = crate::chat_sql::websearch_query,
 );
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
@@ -283,11 +310,15 @@ impl ExportReader for PostgresExport {
             let value: i64 = row.try_get(column)?;
             Ok(u64::try_from(value).unwrap_or_default())
         };
+        let directory = sqlx::query(AssertSqlSafe(common::directory_counts_sql()))
+            .fetch_one(&mut *self.transaction)
+            .await?;
         Ok(ExportHeader {
             as_of: row.try_get("as_of")?,
             documents: count("documents")?,
             updates: count("updates")?,
             snapshots: count("snapshots")?,
+            directory: common::directory_counts(&directory)?,
         })
     }
 
@@ -329,7 +360,68 @@ impl ExportReader for PostgresExport {
         common::exported_document(&row, &updates, &snapshots).map(Some)
     }
 
+    fn directory_rows<'a>(
+        &'a mut self,
+        table: &'static DirectoryTable,
+    ) -> BoxStream<'a, Result<ExportedRow, StoreError>> {
+        // The "C" collation compares text byte-wise, as SQLite does, whatever the database's
+        // own collation: both backends then write rows in the same order.
+        sqlx::query(AssertSqlSafe(common::select_directory_sql(
+            table,
+            " COLLATE \"C\"",
+        )))
+        .fetch(&mut *self.transaction)
+        .map(move |row| common::exported_row(table, &row?))
+        .boxed()
+    }
+
     async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        self.transaction.commit().await?;
+        Ok(())
+    }
+}
+
+/// The write transaction of a restore's directory rows.
+struct PostgresDirectoryImport {
+    transaction: sqlx::Transaction<'static, Postgres>,
+}
+
+#[async_trait::async_trait]
+impl DirectoryImport for PostgresDirectoryImport {
+    async fn insert(
+        &mut self,
+        table: &'static DirectoryTable,
+        rows: Vec<ExportedRow>,
+    ) -> Result<(), StoreError> {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<ExportedRow> = rows
+                .by_ref()
+                .take(common::DIRECTORY_ROWS_PER_INSERT)
+                .collect();
+            common::insert_directory_rows::<Postgres>(table, chunk)?
+                .build()
+                .execute(&mut *self.transaction)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_access_epoch(&mut self, epoch: i64) -> Result<(), StoreError> {
+        let updated = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {ACCESS_EPOCH} SET epoch = $1 WHERE id = 1"
+        )))
+        .bind(epoch)
+        .execute(&mut *self.transaction)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Err(StoreError::corrupt("the access epoch row is missing"));
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.transaction.commit().await?;
         Ok(())
     }

@@ -32,8 +32,11 @@ use object_store::{
 };
 use relais_storage::backup::{BackupError, Progress};
 use relais_storage::{
-    Admin, AppendedRange, DocumentId, Migrations, PostgresStore, SchemaStatus, Seq, Snapshot,
-    SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate,
+    AUDIT_GENESIS, Admin, AppendedRange, AuditEntry, AuditFilter, AuditVerification, Directory,
+    DocumentId, DocumentInfo, Grant, InvitationId, InvitationTarget, Migrations, NewApiToken,
+    NewAuditEntry, NewInvitation, NewUser, PostgresStore, Role, SchemaStatus, Seq, Session,
+    Snapshot, SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate, TokenId,
+    UserKind, audit_hash,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
@@ -248,6 +251,8 @@ conformance!(
     backup_then_restore_gives_identical_documents,
     restore_refuses_non_empty_targets_and_damaged_backups,
     backup_while_appending_is_consistent,
+    backup_without_a_directory_still_restores,
+    large_directory_tables_span_several_files,
     admin_commands_require_a_current_schema,
 );
 
@@ -1019,6 +1024,245 @@ async fn fill(store: &dyn Store) -> Vec<DocumentId> {
     documents
 }
 
+/// Rows in every directory table: booleans both ways, NULLs and set values in the same
+/// columns, non-ASCII text, a deleted document, accepted and open invitations, revoked
+/// sessions and tokens, and audit entries whose details need escaping.
+async fn fill_directory(directory: &dyn Directory) {
+    let organisation = directory
+        .create_organisation("Commune de Saint-Étienne-de-Tinée")
+        .await
+        .unwrap();
+    let anne = directory
+        .create_user(NewUser {
+            email: "anne@example.org".into(),
+            display_name: "Anne « Nane » Müller".into(),
+            kind: UserKind::Staff,
+            organisation: Some(organisation.id.clone()),
+            is_admin: true,
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            oidc: None,
+        })
+        .await
+        .unwrap();
+    let bob = directory
+        .create_user(NewUser {
+            email: "bob@partner.example".into(),
+            display_name: "Bob".into(),
+            kind: UserKind::External,
+            organisation: None,
+            is_admin: false,
+            password_hash: None,
+            oidc: Some(("https://id.example.org".into(), "bob-subject".into())),
+        })
+        .await
+        .unwrap();
+    let carol = directory
+        .create_user(NewUser {
+            email: "carol@example.org".into(),
+            display_name: "Carol".into(),
+            kind: UserKind::Staff,
+            organisation: None,
+            is_admin: false,
+            password_hash: None,
+            oidc: None,
+        })
+        .await
+        .unwrap();
+    directory.set_user_disabled(&carol.id, true).await.unwrap();
+    let workspace = directory
+        .create_workspace(&organisation.id, "PLUi 2027")
+        .await
+        .unwrap();
+    let sponsored = Grant {
+        role: Role::Commenter,
+        expires_at_ms: Some(1_900_000_000_000),
+        sponsor: Some(anne.id.clone()),
+    };
+    directory
+        .set_workspace_member(
+            &workspace.id,
+            &anne.id,
+            &Grant {
+                role: Role::Owner,
+                expires_at_ms: None,
+                sponsor: None,
+            },
+        )
+        .await
+        .unwrap();
+    directory
+        .set_workspace_member(&workspace.id, &bob.id, &sponsored)
+        .await
+        .unwrap();
+    let document = DocumentInfo {
+        id: id("PLUi 2027/compte rendu réunion"),
+        workspace: Some(workspace.id.clone()),
+        title: "Compte rendu — réunion du 3 mars".into(),
+        created_by: Some(anne.id.clone()),
+        created_at_ms: 1_772_532_000_123,
+        deleted_at_ms: None,
+    };
+    directory.create_document(&document).await.unwrap();
+    let loose = DocumentInfo {
+        id: id("log-only"),
+        workspace: None,
+        title: "Sans espace".into(),
+        created_by: None,
+        created_at_ms: 1_772_532_000_456,
+        deleted_at_ms: None,
+    };
+    directory.create_document(&loose).await.unwrap();
+    directory.delete_document(&loose.id).await.unwrap();
+    directory
+        .set_document_member(&document.id, &bob.id, &sponsored)
+        .await
+        .unwrap();
+    let invitation = |secret: &str, target| NewInvitation {
+        id: InvitationId::generate(),
+        secret_sha256: secret.into(),
+        email: "partner@example.org".into(),
+        target,
+        role: Role::Reader,
+        access_expires_at_ms: 1_900_000_000_000,
+        sponsor: anne.id.clone(),
+    };
+    directory
+        .create_invitation(&invitation(
+            "a".repeat(64).as_str(),
+            InvitationTarget::Workspace(workspace.id.clone()),
+        ))
+        .await
+        .unwrap();
+    let accepted = directory
+        .create_invitation(&invitation(
+            "b".repeat(64).as_str(),
+            InvitationTarget::Document(document.id.clone()),
+        ))
+        .await
+        .unwrap();
+    directory
+        .mark_invitation_accepted(&accepted.id, &bob.id)
+        .await
+        .unwrap();
+    let session = Session {
+        user: anne.id.clone(),
+        csrf_token: "csrf-token".into(),
+        created_at_ms: 1_772_532_000_000,
+        expires_at_ms: 1_772_618_400_000,
+        revoked_at_ms: None,
+    };
+    directory
+        .create_session(&"c".repeat(64), &session)
+        .await
+        .unwrap();
+    directory
+        .create_session(&"d".repeat(64), &session)
+        .await
+        .unwrap();
+    directory.revoke_session(&"d".repeat(64)).await.unwrap();
+    let token = |secret: &str, created_by| NewApiToken {
+        id: TokenId::generate(),
+        secret_sha256: secret.into(),
+        document_pattern: "PLUi 2027/*".into(),
+        role: Role::Editor,
+        expires_at_ms: 1_900_000_000_000,
+        created_by,
+    };
+    directory
+        .create_api_token(&token(&"e".repeat(64), Some(anne.id.clone())))
+        .await
+        .unwrap();
+    let revoked = directory
+        .create_api_token(&token(&"f".repeat(64), None))
+        .await
+        .unwrap();
+    directory.revoke_api_token(&revoked.id).await.unwrap();
+    for (actor, workspace, details) in [
+        (
+            Some("cli"),
+            None,
+            serde_json::json!({"is_admin": true, "kind": "staff"}),
+        ),
+        (
+            Some("user:anne"),
+            Some(workspace.id.clone()),
+            serde_json::json!({"title": "Compte rendu — « réunion »\n\t\"quoted\" \\ \u{1F600}"}),
+        ),
+        (
+            None,
+            None,
+            serde_json::json!({"nested": {"n": -1, "x": 1.5, "list": [null, false]}}),
+        ),
+    ] {
+        directory
+            .append_audit(NewAuditEntry {
+                actor: actor.map(str::to_owned),
+                action: "test.recorded".into(),
+                workspace,
+                target: Some(format!("document:{}", document.id)),
+                details,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Everything the directory API says about the rows [`fill_directory`] wrote, for comparing
+/// a restored store with its source.
+async fn directory_facts(directory: &dyn Directory) -> String {
+    let everything = AuditFilter::default();
+    let mut facts = vec![
+        format!("{:?}", directory.list_organisations().await.unwrap()),
+        format!("{:?}", directory.list_users(None).await.unwrap()),
+        format!(
+            "{:?}",
+            directory
+                .password_credentials("anne@example.org")
+                .await
+                .unwrap()
+        ),
+        format!(
+            "{:?}",
+            directory
+                .user_by_oidc("https://id.example.org", "bob-subject")
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", directory.list_api_tokens().await.unwrap()),
+        format!("{:?}", directory.session(&"c".repeat(64)).await.unwrap()),
+        format!("{:?}", directory.session(&"d".repeat(64)).await.unwrap()),
+        format!(
+            "{:?}",
+            directory
+                .invitation_by_secret(&"b".repeat(64))
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", directory.document(&id("log-only")).await.unwrap()),
+        format!("{}", directory.access_epoch().await.unwrap()),
+        format!("{:?}", directory.audit_entries(&everything).await.unwrap()),
+    ];
+    for workspace in directory.list_workspaces().await.unwrap() {
+        facts.push(format!("{workspace:?}"));
+        facts.push(format!(
+            "{:?}",
+            directory.workspace_members(&workspace.id).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            directory.list_invitations(&workspace.id).await.unwrap()
+        ));
+        for document in directory.list_documents(&workspace.id).await.unwrap() {
+            facts.push(format!("{document:?}"));
+            facts.push(format!(
+                "{:?}",
+                directory.document_members(&document.id).await.unwrap()
+            ));
+        }
+    }
+    facts.join("\n")
+}
+
 /// Every file under `dir`, as (path relative to `dir`, contents), sorted.
 fn files_under(dir: &FsPath) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &FsPath, dir: &FsPath, found: &mut Vec<(String, Vec<u8>)>) {
@@ -1045,6 +1289,16 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
         .await
         .unwrap();
     assert_eq!(source.list_documents().await.unwrap(), documents);
+    fill_directory(source.directory()).await;
+    let facts = directory_facts(source.directory()).await;
+    let audit = source.directory().verify_audit().await.unwrap();
+    assert_eq!(
+        audit,
+        AuditVerification {
+            entries: 3,
+            first_broken: None
+        }
+    );
     let seen = std::sync::Mutex::new(Vec::<Progress>::new());
     let record = |progress: &Progress| seen.lock().unwrap().push(*progress);
     let url = harness.backup_url("backup");
@@ -1068,7 +1322,99 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     .unwrap();
     assert_eq!(manifest["format"], "relais-backup");
     assert_eq!(manifest["format_version"], 1);
-    assert_eq!(backup_files.len(), 1 + 4 + 4, "{backup_files:?}");
+    // The manifest, 4 document files, 4 blobs, and one file per directory table.
+    assert_eq!(backup_files.len(), 1 + 4 + 4 + 11, "{backup_files:?}");
+    let tables: Vec<&str> = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|table| table.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "documents",
+            "document_updates",
+            "document_snapshots",
+            "organisations",
+            "users",
+            "workspaces",
+            "workspace_members",
+            "document_info",
+            "document_members",
+            "invitations",
+            "sessions",
+            "api_tokens",
+            "access_epoch",
+            "audit_log"
+        ]
+    );
+    let directory_rows: Vec<(&str, u64)> = manifest["directory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["table"].as_str().unwrap(),
+                entry["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        directory_rows,
+        [
+            ("organisations", 1),
+            ("users", 3),
+            ("workspaces", 1),
+            ("workspace_members", 2),
+            ("document_info", 2),
+            ("document_members", 1),
+            ("invitations", 2),
+            ("sessions", 2),
+            ("api_tokens", 2),
+            ("access_epoch", 1),
+            ("audit_log", 3)
+        ]
+    );
+    assert_eq!(summary.directory_rows, 20);
+    // Each row is a JSON object with the columns as fields, values as stored.
+    let users = &backup_files
+        .iter()
+        .find(|(path, _)| path == "directory/users/00000000.jsonl")
+        .unwrap()
+        .1;
+    let users: Vec<serde_json::Value> = users
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    // In primary-key order, that is by (random) id.
+    let ids: Vec<&str> = users
+        .iter()
+        .map(|user| user["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.is_sorted(), "{ids:?}");
+    let user = |email: &str| users.iter().find(|user| user["email"] == email).unwrap();
+    assert_eq!(user("anne@example.org")["is_admin"], true);
+    assert!(user("anne@example.org")["organisation_id"].is_string());
+    assert_eq!(user("bob@partner.example")["is_admin"], false);
+    assert_eq!(
+        user("bob@partner.example")["organisation_id"],
+        serde_json::Value::Null
+    );
+    assert_eq!(user("bob@partner.example")["oidc_subject"], "bob-subject");
+    assert!(user("carol@example.org")["disabled_at_ms"].is_i64());
+    assert_eq!(
+        user("anne@example.org")["disabled_at_ms"],
+        serde_json::Value::Null
+    );
+    let directory_files = |files: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
+        files
+            .iter()
+            .filter(|(path, _)| path.starts_with("directory/"))
+            .cloned()
+            .collect()
+    };
 
     // Into a fresh store of the same backend, and of the other one.
     for target_backend in [harness.backend, other(harness.backend)] {
@@ -1078,7 +1424,28 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             .unwrap();
         let restore_summary = restored.restore(&url, &|_| {}).await.unwrap();
         assert_eq!(restore_summary.documents, 4);
+        assert_eq!(restore_summary.directory_rows, 20);
+        assert_eq!(restore_summary.bytes, summary.bytes);
         assert_eq!(restored.list_documents().await.unwrap(), documents);
+        // The directory, value for value: the same answers from the API, and an audit chain
+        // that still verifies.
+        assert_eq!(
+            directory_facts(restored.directory()).await,
+            facts,
+            "directory restored from {:?} into {target_backend:?}",
+            harness.backend
+        );
+        assert_eq!(restored.directory().verify_audit().await.unwrap(), audit);
+        // Every row and column, through the other backend too: backing the restored store up
+        // gives the same directory files, byte for byte.
+        let directory_again = target.backup_url("directory-again");
+        restored.backup(&directory_again, &|_| {}).await.unwrap();
+        assert_eq!(
+            directory_files(&files_under(&target.temp.path().join("directory-again"))),
+            directory_files(&backup_files),
+            "directory restored from {:?} into {target_backend:?}",
+            harness.backend
+        );
         for document in &documents {
             assert_eq!(
                 restored.store().load(document).await.unwrap(),
@@ -1103,7 +1470,26 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
                 strip(backup_files.clone())
             );
         }
-        // The restored log goes on where it stopped.
+        // The restored journal goes on where it stopped, and so does the restored log.
+        let next = restored
+            .directory()
+            .append_audit(NewAuditEntry {
+                actor: None,
+                action: "test.after_restore".into(),
+                workspace: None,
+                target: None,
+                details: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+        assert_eq!(next.seq, 4);
+        assert_eq!(
+            restored.directory().verify_audit().await.unwrap(),
+            AuditVerification {
+                entries: 4,
+                first_broken: None
+            }
+        );
         assert_eq!(
             restored
                 .store()
@@ -1133,6 +1519,7 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     let source = Admin::open(&harness.config(), Migrations::Require)
         .await
         .unwrap();
+    fill_directory(source.directory()).await;
     let url = harness.backup_url("backup");
     source.backup(&url, &|_| {}).await.unwrap();
 
@@ -1162,6 +1549,20 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     );
     std::fs::remove_file(target.objects_dir().join("stray")).unwrap();
 
+    // ... or only directory rows.
+    let other_target = Harness::new(harness.backend).await;
+    let accounts_only = Admin::open(&other_target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    fill_directory(accounts_only.directory()).await;
+    let error = accounts_only.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("3 in users") && what.contains("3 in audit_log")),
+        "{error:?}"
+    );
+    accounts_only.close().await;
+    other_target.cleanup().await;
+
     // Not a backup, or an unfinished one.
     let error = restored
         .restore(&harness.backup_url("nothing-here"), &|_| {})
@@ -1183,6 +1584,32 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     assert!(matches!(error, BackupError::Invalid(_)), "{error:?}");
     assert_eq!(restored.contents().await.unwrap(), None);
     std::fs::write(&document_file, &original).unwrap();
+    // So is a damaged directory file, even one restored before any document...
+    let users_file = backup_dir.join("directory/users/00000000.jsonl");
+    let original = std::fs::read(&users_file).unwrap();
+    let mut damaged = original.clone();
+    damaged[10] ^= 1;
+    std::fs::write(&users_file, &damaged).unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::Invalid(why) if why.contains("directory/users/00000000.jsonl")),
+        "{error:?}"
+    );
+    assert_eq!(restored.contents().await.unwrap(), None);
+    std::fs::write(&users_file, &original).unwrap();
+    // ... and a manifest whose tables and directory files disagree.
+    let manifest_file = backup_dir.join("manifest.json");
+    let original = std::fs::read(&manifest_file).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    manifest["directory"].as_array_mut().unwrap().remove(1);
+    std::fs::write(&manifest_file, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::Invalid(why) if why.contains("directory files")),
+        "{error:?}"
+    );
+    std::fs::write(&manifest_file, &original).unwrap();
+    assert_eq!(restored.contents().await.unwrap(), None);
     let blob = files_under(&backup_dir)
         .into_iter()
         .find(|(path, _)| path.starts_with("blobs/"))
@@ -1256,6 +1683,217 @@ async fn backup_while_appending_is_consistent(harness: Arc<Harness>) {
         restored.close().await;
         target.cleanup().await;
     }
+    source.close().await;
+    store.close().await;
+}
+
+/// A backup written before the directory was backed up (no `directory` in the manifest, no
+/// directory table in `tables`) restores its documents, with an empty directory.
+async fn backup_without_a_directory_still_restores(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    fill_directory(source.directory()).await;
+    let url = harness.backup_url("backup");
+    source.backup(&url, &|_| {}).await.unwrap();
+
+    // Make it the backup an older relais wrote: its manifest had exactly these fields.
+    let backup_dir = harness.temp.path().join("backup");
+    std::fs::remove_dir_all(backup_dir.join("directory")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup_dir.join("manifest.json")).unwrap()).unwrap();
+    let directory_bytes: u64 = manifest["directory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|entry| entry["files"].as_array().unwrap())
+        .map(|file| file["len"].as_u64().unwrap())
+        .sum();
+    let old = serde_json::json!({
+        "format": "relais-backup",
+        "format_version": 1,
+        "relais_version": "0.1.0",
+        "source_backend": manifest["source_backend"],
+        "schema_version": 1,
+        "as_of": manifest["as_of"],
+        "tables": ["documents", "document_updates", "document_snapshots"],
+        "counts": {
+            "documents": manifest["counts"]["documents"],
+            "document_updates": manifest["counts"]["document_updates"],
+            "document_snapshots": manifest["counts"]["document_snapshots"],
+            "bytes": manifest["counts"]["bytes"].as_u64().unwrap() - directory_bytes,
+        },
+        "documents": manifest["documents"],
+        "blobs": manifest["blobs"],
+    });
+    std::fs::write(
+        backup_dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&old).unwrap(),
+    )
+    .unwrap();
+
+    let target = Harness::new(other(harness.backend)).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    let summary = restored.restore(&url, &|_| {}).await.unwrap();
+    assert_eq!((summary.documents, summary.directory_rows), (4, 0));
+    assert_eq!(restored.list_documents().await.unwrap(), documents);
+    for document in &documents {
+        assert_eq!(
+            restored.store().load(document).await.unwrap(),
+            store.load(document).await.unwrap()
+        );
+    }
+    let directory = restored.directory();
+    assert_eq!(directory.user_count().await.unwrap(), 0);
+    assert!(directory.list_organisations().await.unwrap().is_empty());
+    assert_eq!(directory.access_epoch().await.unwrap(), 0);
+    assert_eq!(
+        directory.verify_audit().await.unwrap(),
+        AuditVerification {
+            entries: 0,
+            first_broken: None
+        }
+    );
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
+
+/// Entries of a valid chain, `count` of them, written straight into `audit_log` (many times
+/// faster than appending them one by one).
+async fn insert_audit_chain(harness: &Harness, count: i64) {
+    let mut entries = Vec::new();
+    let mut previous = AUDIT_GENESIS.to_owned();
+    for seq in 1..=count {
+        let mut entry = AuditEntry {
+            seq,
+            at_ms: 1_772_532_000_000 + seq,
+            actor: (seq % 3 != 0).then(|| format!("user:{seq}")),
+            action: "document.opened".into(),
+            workspace: None,
+            target: Some(format!("document:d{seq}")),
+            details: format!("{{\"n\":{seq},\"text\":\"é\\n\"}}"),
+            prev_sha256: previous.clone(),
+            sha256: String::new(),
+        };
+        entry.sha256 = audit_hash(&entry);
+        previous = entry.sha256.clone();
+        entries.push(entry);
+    }
+    macro_rules! insert {
+        ($database:ty, $connection:expr) => {
+            let mut connection = $connection;
+            let mut transaction = sqlx::Connection::begin(&mut connection).await.unwrap();
+            for chunk in entries.chunks(500) {
+                let mut insert = sqlx::QueryBuilder::<$database>::new(
+                    "INSERT INTO audit_log
+                         (seq, at_ms, actor, action, workspace_id, target, details, prev_sha256, sha256) ",
+                );
+                insert.push_values(chunk, |mut row, entry| {
+                    row.push_bind(entry.seq)
+                        .push_bind(entry.at_ms)
+                        .push_bind(entry.actor.clone())
+                        .push_bind(entry.action.clone())
+                        .push_bind(None::<String>)
+                        .push_bind(entry.target.clone())
+                        .push_bind(entry.details.clone())
+                        .push_bind(entry.prev_sha256.clone())
+                        .push_bind(entry.sha256.clone());
+                });
+                insert.build().execute(&mut *transaction).await.unwrap();
+            }
+            transaction.commit().await.unwrap();
+            connection.close().await.unwrap();
+        };
+    }
+    match harness.backend {
+        Backend::Sqlite => {
+            insert!(
+                sqlx::Sqlite,
+                sqlx::SqliteConnection::connect(&harness.database_url)
+                    .await
+                    .unwrap()
+            );
+        }
+        Backend::Postgres => {
+            insert!(
+                sqlx::Postgres,
+                PgConnection::connect(&harness.database_url).await.unwrap()
+            );
+        }
+    }
+}
+
+/// A journal of more than 10,000 entries is written as several files, restored in order into
+/// either backend, and still verifies.
+async fn large_directory_tables_span_several_files(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    insert_audit_chain(&harness, 10_050).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    let verified = source.directory().verify_audit().await.unwrap();
+    assert_eq!(
+        verified,
+        AuditVerification {
+            entries: 10_050,
+            first_broken: None
+        }
+    );
+    let url = harness.backup_url("backup");
+    let summary = source.backup(&url, &|_| {}).await.unwrap();
+    assert_eq!(summary.directory_rows, 10_051);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(harness.temp.path().join("backup/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let audit_log = manifest["directory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["table"] == "audit_log")
+        .unwrap();
+    let files: Vec<(&str, u64)> = audit_log["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            (
+                file["file"].as_str().unwrap(),
+                file["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("directory/audit_log/00000000.jsonl", 10_000),
+            ("directory/audit_log/00000001.jsonl", 50)
+        ]
+    );
+
+    let target = Harness::new(other(harness.backend)).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    restored.restore(&url, &|_| {}).await.unwrap();
+    assert_eq!(restored.directory().verify_audit().await.unwrap(), verified);
+    let page = AuditFilter {
+        after_seq: 9_990,
+        limit: 20,
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        restored.directory().audit_entries(&page).await.unwrap(),
+        source.directory().audit_entries(&page).await.unwrap()
+    );
+    restored.close().await;
+    target.cleanup().await;
     source.close().await;
     store.close().await;
 }
@@ -1390,13 +2028,19 @@ async fn postgres_tables_land_in_the_url_schema() {
                 "_sqlx_migrations",
                 "access_epoch",
                 "api_tokens",
+                "attachments",
                 "audit_log",
+                "conversation_members",
+                "conversations",
                 "document_info",
                 "document_members",
                 "document_snapshots",
                 "document_updates",
                 "documents",
                 "invitations",
+                "message_mentions",
+                "message_reactions",
+                "messages",
                 "organisations",
                 "sessions",
                 "users",

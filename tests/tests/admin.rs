@@ -1,5 +1,6 @@
 //! End-to-end tests of the maintenance commands through the real binary: `relais backup`,
-//! `relais restore`, `relais doctor` and `relais documents compact`, on both backends.
+//! `relais restore` (documents, accounts, tokens and the audit journal), `relais doctor` and
+//! `relais documents compact`, on both backends.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -73,6 +74,28 @@ impl Site {
         all.extend(self.settings());
         all.extend(overrides.iter().map(ToString::to_string));
         relais(&all, &[]).await
+    }
+
+    /// Runs `relais ARGS... <this site's settings>` with `input` on its standard input.
+    async fn relais_with_stdin(&self, args: &[&str], input: &str) -> anyhow::Result<Output> {
+        let mut all: Vec<String> = args.iter().map(ToString::to_string).collect();
+        all.extend(self.settings());
+        let mut child = tokio::process::Command::new(relais_binary())
+            .args(&all)
+            .env("RELAIS_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run {}", relais_binary().display()))?;
+        let mut stdin = child.stdin.take().context("stdin")?;
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, input.as_bytes()).await?;
+        drop(stdin);
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .with_context(|| format!("relais {all:?} did not finish within 60 s"))?
+            .context("relais did not run")
     }
 
     /// Runs `relais ARGS... <this site's settings>` with extra environment variables.
@@ -285,6 +308,43 @@ async fn backup_then_restore_gives_identical_documents() -> anyhow::Result<()> {
             origin.count("document_updates", None).await? > 0,
             "{backend:?}: nothing left in the log"
         );
+        // Accounts, tokens and the journal are backed up with the documents.
+        let output = origin
+            .relais_with_stdin(
+                &[
+                    "user",
+                    "create",
+                    "--email",
+                    "anne@example.org",
+                    "--name",
+                    "Anne",
+                    "--admin",
+                    "--password-stdin",
+                ],
+                "password123456\n",
+            )
+            .await?;
+        ensure_success("user create", &output)?;
+        assert!(
+            stdout(&output).contains("<anne@example.org> (administrator)"),
+            "{}",
+            stdout(&output)
+        );
+        let output = origin
+            .relais(&[
+                "token", "create", "--document", "*", "--role", "reader", "--expires", "2d",
+            ])
+            .await?;
+        ensure_success("token create", &output)?;
+        let reader_token = stdout(&output).trim().to_owned();
+        let output = origin.relais(&["audit", "verify"]).await?;
+        ensure_success("audit verify", &output)?;
+        let verified = stdout(&output);
+        assert!(verified.contains("chain intact"), "{verified}");
+        let output = origin.relais(&["audit", "export"]).await?;
+        ensure_success("audit export", &output)?;
+        let journal = stdout(&output);
+        assert!(journal.contains("\"user.created\""), "{journal}");
 
         let backups = tempfile::Builder::new()
             .prefix("relais-backups-")
@@ -304,6 +364,20 @@ async fn backup_then_restore_gives_identical_documents() -> anyhow::Result<()> {
         assert_eq!(manifest["format_version"], 1);
         assert_eq!(manifest["documents"].as_array().map(Vec::len), Some(3));
         assert!(!manifest["blobs"].as_array().context("blobs")?.is_empty());
+        let rows = |table: &str| {
+            manifest["directory"]
+                .as_array()
+                .and_then(|entries| entries.iter().find(|entry| entry["table"] == table))
+                .and_then(|entry| entry["rows"].as_u64())
+        };
+        assert_eq!(rows("users"), Some(1), "{backend:?}");
+        // The servers' own tokens and ours.
+        assert!(rows("api_tokens") >= Some(2), "{backend:?}");
+        assert!(rows("audit_log") >= Some(3), "{backend:?}");
+        assert!(
+            backup_dir.join("directory/users/00000000.jsonl").is_file(),
+            "{backend:?}"
+        );
 
         // A backup goes only into an empty location.
         let output = origin.relais(&["backup", "--to", &backup_arg]).await?;
@@ -351,6 +425,14 @@ async fn backup_then_restore_gives_identical_documents() -> anyhow::Result<()> {
         );
         stray.drop().await?;
 
+        // The journal came across entry for entry, and its chain still holds.
+        let output = target.relais(&["audit", "verify"]).await?;
+        ensure_success("audit verify of the restored store", &output)?;
+        assert_eq!(stdout(&output), verified, "{backend:?}");
+        let output = target.relais(&["audit", "export"]).await?;
+        ensure_success("audit export of the restored store", &output)?;
+        assert!(stdout(&output) == journal, "{backend:?}: journals differ");
+
         // Byte for byte: backing the restored store up gives the same rows and blobs.
         let second_dir = backups.path().join("second");
         let output = target
@@ -362,9 +444,41 @@ async fn backup_then_restore_gives_identical_documents() -> anyhow::Result<()> {
             "{backend:?}: backups differ"
         );
 
-        // And a server on the restored store serves the same documents.
+        // The account is there: its e-mail address is taken.
+        let output = target
+            .relais_with_stdin(
+                &[
+                    "user",
+                    "create",
+                    "--email",
+                    "anne@example.org",
+                    "--name",
+                    "Anne again",
+                    "--password-stdin",
+                ],
+                "password123456\n",
+            )
+            .await?;
+        assert!(!output.status.success(), "{backend:?}: {}", stdout(&output));
+        assert!(
+            stderr(&output).contains("already exists"),
+            "{backend:?}: {}",
+            stderr(&output)
+        );
+
+        // And a server on the restored store serves the same documents, also to the token
+        // minted before the backup.
         let restored = target.serve(&[]).await?;
         check_documents(&restored, &documents, &format!("{backend:?} restored")).await?;
+        let reader = YClient::connect_synced(&format!(
+            "ws://{}/yjs/{}?token={reader_token}",
+            restored.address(),
+            documents[0].url_name
+        ))
+        .await
+        .with_context(|| format!("{backend:?}: the restored token"))?;
+        reader.wait_text(&documents[0].text, WAIT).await?;
+        reader.close();
         restored.stop().await?;
         target.drop().await?;
         origin.drop().await?;

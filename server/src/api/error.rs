@@ -25,6 +25,10 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("too many attempts, try again in a minute")]
     RateLimited,
     #[error("{0} is not configured on this server")]
@@ -44,13 +48,19 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, for programs: `bad_request`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `conflict`, `rate_limited`, `not_configured`, `unavailable`, `internal`.
+    /// `conflict`, `too_large`, `unsupported_type`, `rate_limited`, `not_configured`,
+    /// `unavailable`, `internal`.
     pub code: &'static str,
     /// For people.
     pub message: String,
 }
 
 impl ApiError {
+    /// The stable code of the JSON error shape (also used on the chat websocket).
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -58,6 +68,8 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
             ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::NotConfigured(_) => (StatusCode::NOT_FOUND, "not_configured"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

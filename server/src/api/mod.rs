@@ -9,6 +9,7 @@
 //! `Content-Type: application/json`, which a cross-site form cannot send.
 
 mod audit;
+mod chat;
 mod directory;
 mod documents;
 mod error;
@@ -41,12 +42,20 @@ use crate::http::AppState;
         (name = "documents", description = "Documents and their members"),
         (name = "invitations", description = "Inviting external partners"),
         (name = "audit", description = "The audit journal"),
+        (name = "chat", description = "Channels, direct messages and document discussions"),
     )
 )]
 struct ApiDoc;
 
-/// The API's routes and its OpenAPI document, built from the same handlers.
-pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+/// Largest JSON body the API accepts.
+const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
+/// The API's routes and its OpenAPI document, built from the same handlers. JSON bodies are
+/// limited to 64 KiB; attachment uploads to `max_upload_bytes`.
+pub fn router(max_upload_bytes: usize) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(chat::upload_attachment))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::sign_in, session::current, session::sign_out))
         .routes(routes!(session::oidc_login))
@@ -67,6 +76,19 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(invitations::invite_to_document))
         .routes(routes!(invitations::show_invitation, invitations::accept_invitation))
         .routes(routes!(audit::read_audit))
+        .routes(routes!(chat::list_conversations))
+        .routes(routes!(chat::create_channel))
+        .routes(routes!(chat::add_member))
+        .routes(routes!(chat::create_direct))
+        .routes(routes!(chat::document_conversation))
+        .routes(routes!(chat::history, chat::post_message))
+        .routes(routes!(chat::edit_message, chat::delete_message))
+        .routes(routes!(chat::add_reaction, chat::remove_reaction))
+        .routes(routes!(chat::mark_read, chat::read_markers))
+        .routes(routes!(chat::search))
+        .routes(routes!(chat::download_attachment))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
+        .merge(uploads)
         .split_for_parts()
 }
 

@@ -1,0 +1,262 @@
+//! The chat websocket, `GET /chat`: JSON text frames both ways (schema in README.md).
+//!
+//! Authenticated by the session cookie at the upgrade (4401 otherwise), with the same Origin
+//! check as documents. A malformed frame closes the connection with 1007 and a reason; a
+//! refused request (no access, too long, rate-limited) gets an `error` event and the
+//! connection goes on. Access is re-checked whenever the access epoch moves: a revoked
+//! session closes the socket (4401), a lost conversation is unsubscribed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use relais_storage::{Conversation, ConversationId, User};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::hub::ServerEvent;
+use super::service::{self, AuthorView, ChatAccess, PostRequest};
+use crate::api::ApiError;
+use crate::auth::{self, Caller, Credential};
+use crate::http::{AppState, origin_allowed};
+
+/// Largest frame a chat client may send: a message at the configured limit, JSON-escaped.
+const FRAME_SLACK_BYTES: usize = 4096;
+/// Frames queued for one connection before it is considered too slow.
+const OUTBOX: usize = 512;
+/// Typing indicators relayed at most this often per user and conversation.
+const TYPING_EVERY: Duration = Duration::from_secs(3);
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// What a client sends (JSON, `type` tag).
+#[derive(Deserialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientEvent {
+    Subscribe { conversation_id: String, #[serde(default)] after_seq: i64 },
+    Unsubscribe { conversation_id: String },
+    Send { conversation_id: String, client_id: String, body: String, reply_to_seq: Option<i64>, #[serde(default)] attachments: Vec<String> },
+    Edit { conversation_id: String, seq: i64, body: String },
+    Delete { conversation_id: String, seq: i64 },
+    React { conversation_id: String, seq: i64, emoji: String, add: bool },
+    Typing { conversation_id: String },
+    Read { conversation_id: String, seq: i64 },
+    Presence { status: PresenceStatus },
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum PresenceStatus {
+    Online,
+    Away,
+}
+
+/// `GET /chat`.
+pub async fn chat_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    if !origin_allowed(&state, &headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let caller = match auth::authenticate(state.directory.as_ref(), &headers, None, auth::now_ms()).await {
+        Ok(Some(Caller::User(session))) => Some(session),
+        Ok(_) | Err(auth::AuthError::Invalid) => None,
+        Err(auth::AuthError::Unavailable(error)) => return ApiError::from(error).into_response(),
+    };
+    let limit = state.config.chat.max_message_bytes + FRAME_SLACK_BYTES;
+    let upgrade = upgrade.max_message_size(limit).max_frame_size(limit).read_buffer_size(8 * 1024);
+    let tracker = state.hub.tracker().clone();
+    match caller {
+        Some(session) => upgrade.on_upgrade(move |socket| tracker.track_future(run(socket, state, session.user, Credential::Session(session.session_sha256)))),
+        None => upgrade.on_upgrade(|socket| close_now(socket, 4401, "authentication required")),
+    }
+}
+
+async fn close_now(socket: WebSocket, code: u16, reason: &'static str) {
+    let (mut sink, _) = socket.split();
+    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+}
+
+struct Session {
+    state: AppState,
+    user: User,
+    connection: u64,
+    subscribed: HashMap<ConversationId, Conversation>,
+    last_typing: HashMap<ConversationId, Instant>,
+    outbox: mpsc::Sender<Arc<str>>,
+}
+
+async fn run(socket: WebSocket, state: AppState, user: User, credential: Credential) {
+    let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outbox_receiver) = mpsc::channel::<Arc<str>>(OUTBOX);
+    let kick = CancellationToken::new();
+    state.chat_hub.connect(connection, user.id.clone(), outbox.clone(), kick.clone()).await;
+    let mut epochs = state.access.epochs();
+    let shutdown = state.hub.shutdown_token().clone();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut session = Session { state: state.clone(), user, connection, subscribed: HashMap::new(), last_typing: HashMap::new(), outbox };
+    session.presence(PresenceStatus::Online).await;
+    let close: Option<(u16, String)> = loop {
+        tokio::select! {
+            () = kick.cancelled() => break Some((1013, "too slow".into())),
+            () = shutdown.cancelled() => break Some((1001, "server shutting down".into())),
+            Ok(()) = epochs.changed() => {
+                match session.recheck(&credential).await {
+                    Ok(true) => {}
+                    Ok(false) => break Some((4401, "session ended".into())),
+                    Err(_) => {}
+                }
+            }
+            frame = outbox_receiver.recv() => match frame {
+                Some(json) => {
+                    if sink.send(WsMessage::Text(json.as_ref().into())).await.is_err() {
+                        break None;
+                    }
+                }
+                None => break None,
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ClientEvent>(text.as_str()) {
+                    Ok(event) => session.handle(event).await,
+                    Err(error) => break Some((1007, format!("invalid message: {error}"))),
+                },
+                Some(Ok(WsMessage::Binary(_))) => break Some((1003, "binary frames are not supported".into())),
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => break None,
+                Some(Err(_)) => break Some((1009, "message too big or broken".into())),
+            },
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    session.presence(PresenceStatus::Away).await;
+    state.chat_hub.disconnect(connection).await;
+    if let Some((code, reason)) = close {
+        debug!(code, reason = %reason, "closing chat client");
+        let mut reason = reason;
+        reason.truncate(120);
+        let _ = tokio::time::timeout(Duration::from_secs(5), sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() })))).await;
+    }
+}
+
+impl Session {
+    fn reply(&self, event: &ServerEvent) {
+        // A full outbox means the hub is about to disconnect this client anyway.
+        let _ = self.outbox.try_send(event.to_json());
+    }
+
+    fn error(&self, error: &ApiError, client_id: Option<String>) {
+        self.reply(&ServerEvent::Error { code: error.code().to_owned(), message: error.to_string(), client_id });
+    }
+
+    async fn conversation(&self, id: &str) -> Result<(Conversation, ChatAccess), ApiError> {
+        service::readable(&self.state, &self.user, id).await
+    }
+
+    async fn handle(&mut self, event: ClientEvent) {
+        let client_id = match &event {
+            ClientEvent::Send { client_id, .. } => Some(client_id.clone()),
+            _ => None,
+        };
+        if let Err(error) = self.dispatch(event).await {
+            self.error(&error, client_id);
+        }
+    }
+
+    async fn dispatch(&mut self, event: ClientEvent) -> Result<(), ApiError> {
+        match event {
+            ClientEvent::Subscribe { conversation_id, after_seq } => {
+                let (conversation, _) = self.conversation(&conversation_id).await?;
+                self.subscribed.insert(conversation.id.clone(), conversation.clone());
+                self.state.chat_hub.subscribe(self.connection, conversation.id, after_seq).await;
+            }
+            ClientEvent::Unsubscribe { conversation_id } => {
+                let id = service::parse_conversation(&conversation_id)?;
+                self.subscribed.remove(&id);
+                self.state.chat_hub.unsubscribe(self.connection, id).await;
+            }
+            ClientEvent::Send { conversation_id, client_id, body, reply_to_seq, attachments } => {
+                let (conversation, access) = self.conversation(&conversation_id).await?;
+                let request = PostRequest { client_id: client_id.clone(), body, reply_to_seq, attachments };
+                let (view, created) = service::post(&self.state, &self.user, &conversation, access, request).await?;
+                self.reply(&ServerEvent::Ack { client_id, conversation_id: view.conversation_id.clone(), seq: view.seq, id: view.id.clone(), duplicate: !created });
+            }
+            ClientEvent::Edit { conversation_id, seq, body } => {
+                let (conversation, access) = self.conversation(&conversation_id).await?;
+                service::edit(&self.state, &self.user, &conversation, access, seq, &body).await?;
+            }
+            ClientEvent::Delete { conversation_id, seq } => {
+                let (conversation, access) = self.conversation(&conversation_id).await?;
+                service::delete(&self.state, &self.user, &conversation, access, seq).await?;
+            }
+            ClientEvent::React { conversation_id, seq, emoji, add } => {
+                let (conversation, access) = self.conversation(&conversation_id).await?;
+                service::react(&self.state, &self.user, &conversation, access, seq, &emoji, add).await?;
+            }
+            ClientEvent::Typing { conversation_id } => {
+                let id = service::parse_conversation(&conversation_id)?;
+                // Only where subscribed (access was checked then), and throttled.
+                if !self.subscribed.contains_key(&id) {
+                    return Err(ApiError::NotFound("conversation"));
+                }
+                let now = Instant::now();
+                if self.last_typing.get(&id).is_some_and(|at| now.duration_since(*at) < TYPING_EVERY) {
+                    return Ok(());
+                }
+                self.last_typing.insert(id.clone(), now);
+                let event = ServerEvent::Typing { conversation_id, user: AuthorView::from(&self.user) };
+                self.state.chat_hub.event(&id, &event).await;
+            }
+            ClientEvent::Read { conversation_id, seq } => {
+                let (conversation, _) = self.conversation(&conversation_id).await?;
+                service::mark_read(&self.state, &self.user, &conversation, seq).await?;
+            }
+            ClientEvent::Presence { status } => self.presence(status).await,
+        }
+        Ok(())
+    }
+
+    /// Announces the user's status in every conversation this connection follows.
+    async fn presence(&self, status: PresenceStatus) {
+        let status = match status {
+            PresenceStatus::Online => "online",
+            PresenceStatus::Away => "away",
+        };
+        let event = ServerEvent::Presence { user: AuthorView::from(&self.user), status: status.to_owned() };
+        for id in self.subscribed.keys() {
+            self.state.chat_hub.event(id, &event).await;
+        }
+    }
+
+    /// After an access change: is the session still valid, and which subscriptions remain?
+    async fn recheck(&mut self, credential: &Credential) -> Result<bool, ApiError> {
+        let Some(Caller::User(session)) = auth::recheck(self.state.directory.as_ref(), credential, auth::now_ms()).await? else {
+            return Ok(false);
+        };
+        self.user = session.user;
+        let mut lost = Vec::new();
+        for (id, conversation) in &self.subscribed {
+            if service::access_to(&self.state, &self.user, conversation).await?.is_none() {
+                lost.push(id.clone());
+            }
+        }
+        for id in lost {
+            self.subscribed.remove(&id);
+            self.state.chat_hub.unsubscribe(self.connection, id.clone()).await;
+            self.reply(&ServerEvent::Unsubscribed { conversation_id: id.to_string(), reason: "access revoked".into() });
+        }
+        Ok(true)
+    }
+}
