@@ -284,6 +284,7 @@ pub async fn audit_export(config: &Config, args: AuditExportArgs) -> Result<(), 
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut after_seq = 0;
+    let mut exported = 0_u64;
     loop {
         let page = directory
             .audit_entries(&AuditFilter { workspace: workspace.clone(), from_ms, to_ms, after_seq, limit: 1000 })
@@ -294,8 +295,20 @@ pub async fn audit_export(config: &Config, args: AuditExportArgs) -> Result<(), 
             serde_json::to_writer(&mut out, entry).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         }
+        exported += page.len() as u64;
     }
     out.flush()?;
+    drop(out);
+    // The export itself is a fact worth keeping: who took a copy of what.
+    Audit::new(directory)
+        .record(
+            Some("cli".into()),
+            "audit.exported",
+            workspace.as_ref(),
+            None,
+            serde_json::json!({ "from_ms": from_ms, "to_ms": to_ms, "entries": exported }),
+        )
+        .await?;
     Ok(())
 }
 

@@ -83,3 +83,76 @@ async fn killing_a_node_loses_nothing_that_was_relayed() -> anyhow::Result<()> {
     fresh.wait_text(&anne.text(), WAIT).await?;
     cluster.stop().await
 }
+
+/// Chat across nodes: two people on different nodes post at the same time; each sees every
+/// message once, in the seq order the database assigned, with no gap, and a reconnection to
+/// the other node catches up from the last seq seen.
+#[tokio::test]
+async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
+    use relais_tests::api::Api;
+    use relais_tests::chat::ChatClient;
+    use serde_json::json;
+
+    let cluster = TestCluster::start(2, &["--auth-rate-per-minute", "10000", "--chat-messages-per-minute", "1000"]).await?;
+    let (node_a, node_b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let password = "mot de passe solide";
+    node_a
+        .command(
+            &["user", "create", "--email", "anne@commune.fr", "--name", "Anne", "--admin", "--organisation", "Commune", "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )
+        .await?;
+    let anne = Api::sign_in(node_a, "anne@commune.fr", password).await?;
+    let (_, organisations) = anne.get("/api/organisations").await?;
+    let organisation = organisations[0]["id"].as_str().unwrap_or_default().to_owned();
+    let (status, workspace) = anne.post("/api/workspaces", json!({ "organisation_id": organisation, "name": "PLUi" })).await?;
+    anyhow::ensure!(status == 201, "workspace: {status} {workspace}");
+    let workspace = workspace["id"].as_str().unwrap_or_default().to_owned();
+    let (status, bruno_user) = anne
+        .post("/api/users", json!({ "email": "bruno@commune.fr", "display_name": "Bruno", "password": password, "organisation_id": organisation }))
+        .await?;
+    anyhow::ensure!(status == 201, "user: {status} {bruno_user}");
+    let bruno_id = bruno_user["id"].as_str().unwrap_or_default().to_owned();
+    let (status, _) = anne.put(&format!("/api/workspaces/{workspace}/members/{bruno_id}"), json!({ "role": "editor" })).await?;
+    anyhow::ensure!(status == 204, "member: {status}");
+    let (status, channel) = anne.post(&format!("/api/workspaces/{workspace}/channels"), json!({ "name": "général" })).await?;
+    anyhow::ensure!(status == 201, "channel: {status} {channel}");
+    let channel = channel["id"].as_str().unwrap_or_default().to_owned();
+
+    // Bruno signs in on the other node: sessions live in the shared database.
+    let bruno = Api::sign_in(node_b, "bruno@commune.fr", password).await?;
+    let mut on_a = ChatClient::connect(node_a, &anne).await?;
+    let mut on_b = ChatClient::connect(node_b, &bruno).await?;
+    on_a.subscribe(&channel, 0).await?;
+    on_b.subscribe(&channel, 0).await?;
+
+    for i in 0..20 {
+        on_a.send_json(&json!({ "type": "send", "conversation_id": channel, "client_id": format!("a{i}"), "body": format!("Anne {i}") }))?;
+        on_b.send_json(&json!({ "type": "send", "conversation_id": channel, "client_id": format!("b{i}"), "body": format!("Bruno {i}") }))?;
+    }
+    let mut seen_a = Vec::new();
+    let mut seen_b = Vec::new();
+    eventually(WAIT, "40 messages on both nodes", || {
+        seen_a.extend(on_a.take_messages(&channel));
+        seen_b.extend(on_b.take_messages(&channel));
+        let done = seen_a.len() >= 40 && seen_b.len() >= 40;
+        async move { done.then_some(()) }
+    })
+    .await?;
+    let seqs = |messages: &[serde_json::Value]| messages.iter().map(|m| m["seq"].as_i64().unwrap_or(-1)).collect::<Vec<_>>();
+    let expected: Vec<i64> = (1..=40).collect();
+    assert_eq!(seqs(&seen_a), expected, "node A: every seq once, in order");
+    assert_eq!(seqs(&seen_b), expected, "node B: every seq once, in order");
+    let bodies = |messages: &[serde_json::Value]| messages.iter().map(|m| m["body"].to_string()).collect::<Vec<_>>();
+    assert_eq!(bodies(&seen_a), bodies(&seen_b), "both nodes show the same conversation");
+
+    // Bruno moves to node A and catches up from where he was after more messages.
+    on_b.cut();
+    for i in 20..25 {
+        on_a.send(&channel, &format!("a{i}"), &format!("Anne {i}")).await?;
+    }
+    let mut moved = ChatClient::connect(node_a, &bruno).await?;
+    let caught_up = moved.subscribe(&channel, 40).await?;
+    assert_eq!(seqs(&caught_up.messages), (41..=45).collect::<Vec<_>>());
+    cluster.stop().await
+}
