@@ -25,7 +25,8 @@ enum Command {
     /// Serve documents over websockets, and the web client over HTTP.
     #[command(args_override_self = true)]
     Serve(ServeArgs),
-    /// Copy every document (database rows and snapshot blobs) to an empty directory or bucket.
+    /// Copy the whole database (documents, directory, chat) and the blobs it references to an
+    /// empty directory or bucket.
     ///
     /// The rows are read in one read transaction and the blobs they reference are copied with
     /// their sha256 checked, so the copy is consistent even while servers run. It takes the
@@ -34,7 +35,7 @@ enum Command {
     Backup(BackupArgs),
     /// Restore a backup into an empty database and object store.
     ///
-    /// The target must hold no document and no object (a new Postgres schema or SQLite file,
+    /// The target must hold no document, no directory row and no object (a new Postgres schema or SQLite file,
     /// an empty bucket or directory); the schema is created. The whole backup is checked
     /// before anything is written. No server should use the target until the restore ends.
     #[command(args_override_self = true)]

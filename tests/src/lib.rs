@@ -4,6 +4,7 @@
 //! driven through `node/yclient.mjs`, and raw websockets for malformed input.
 
 pub mod api;
+pub mod chat;
 pub mod moto;
 pub mod node;
 pub mod oidc;

@@ -24,6 +24,8 @@ pub struct ChatAccess {
     pub write: bool,
     /// May delete others' messages (workspace owners, administrators).
     pub moderate: bool,
+    /// When the grant this rests on expires by itself (external partners).
+    pub valid_until_ms: Option<i64>,
 }
 
 /// A message's author as readers see it; external partners are marked.
@@ -126,7 +128,8 @@ pub async fn access_to(state: &AppState, user: &User, conversation: &Conversatio
             if conversation.private && !user.is_admin && !state.chat.is_conversation_member(&conversation.id, &user.id).await? {
                 return Ok(None);
             }
-            Ok(Some(ChatAccess { read: true, write: access::can_comment(role), moderate: role == Role::Owner }))
+            let valid_until_ms = if user.is_admin { None } else { grant.and_then(|grant| grant.expires_at_ms) };
+            Ok(Some(ChatAccess { read: true, write: access::can_comment(role), moderate: role == Role::Owner, valid_until_ms }))
         }
         ConversationKind::Document => {
             let Some(document) = &conversation.document else { return Ok(None) };
@@ -135,11 +138,12 @@ pub async fn access_to(state: &AppState, user: &User, conversation: &Conversatio
                 read: true,
                 write: access::can_comment(access.role),
                 moderate: access.role == Role::Owner,
+                valid_until_ms: access.valid_until_ms,
             }))
         }
         ConversationKind::Direct => {
             let member = state.chat.is_conversation_member(&conversation.id, &user.id).await?;
-            Ok(member.then_some(ChatAccess { read: true, write: true, moderate: false }))
+            Ok(member.then_some(ChatAccess { read: true, write: true, moderate: false, valid_until_ms: None }))
         }
     }
 }

@@ -75,7 +75,10 @@ pub async fn chat_socket(State(state): State<AppState>, headers: HeaderMap, upgr
     let upgrade = upgrade.max_message_size(limit).max_frame_size(limit).read_buffer_size(8 * 1024);
     let tracker = state.hub.tracker().clone();
     match caller {
-        Some(session) => upgrade.on_upgrade(move |socket| tracker.track_future(run(socket, state, session.user, Credential::Session(session.session_sha256)))),
+        Some(session) => upgrade.on_upgrade(move |socket| {
+            let expires = session.session_expires_at_ms;
+            tracker.track_future(run(socket, state, session.user, Credential::Session(session.session_sha256), expires))
+        }),
         None => upgrade.on_upgrade(|socket| close_now(socket, 4401, "authentication required")),
     }
 }
@@ -89,12 +92,14 @@ struct Session {
     state: AppState,
     user: User,
     connection: u64,
-    subscribed: HashMap<ConversationId, Conversation>,
+    /// Each subscription and when its access expires by itself.
+    subscribed: HashMap<ConversationId, (Conversation, Option<i64>)>,
+    session_expires_at_ms: i64,
     last_typing: HashMap<ConversationId, Instant>,
     outbox: mpsc::Sender<Arc<str>>,
 }
 
-async fn run(socket: WebSocket, state: AppState, user: User, credential: Credential) {
+async fn run(socket: WebSocket, state: AppState, user: User, credential: Credential, session_expires_at_ms: i64) {
     let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_receiver) = mpsc::channel::<Arc<str>>(OUTBOX);
@@ -103,17 +108,29 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
     let mut epochs = state.access.epochs();
     let shutdown = state.hub.shutdown_token().clone();
     let mut ping = tokio::time::interval(PING_EVERY);
-    let mut session = Session { state: state.clone(), user, connection, subscribed: HashMap::new(), last_typing: HashMap::new(), outbox };
+    let mut session = Session {
+        state: state.clone(),
+        user,
+        connection,
+        subscribed: HashMap::new(),
+        session_expires_at_ms,
+        last_typing: HashMap::new(),
+        outbox,
+    };
     session.presence(PresenceStatus::Online).await;
     let close: Option<(u16, String)> = loop {
         tokio::select! {
             () = kick.cancelled() => break Some((1013, "too slow".into())),
             () = shutdown.cancelled() => break Some((1001, "server shutting down".into())),
-            Ok(()) = epochs.changed() => {
-                match session.recheck(&credential).await {
-                    Ok(true) => {}
-                    Ok(false) => break Some((4401, "session ended".into())),
-                    Err(_) => {}
+            // An access change anywhere, or the expiry of something this connection rests on
+            // (a partner's grant, the session): nobody acts, so nothing bumps the epoch.
+            changed = next_change(&mut epochs, session.next_expiry()) => {
+                if changed {
+                    match session.recheck(&credential).await {
+                        Ok(true) => {}
+                        Ok(false) => break Some((4401, "session ended".into())),
+                        Err(_) => {}
+                    }
                 }
             }
             frame = outbox_receiver.recv() => match frame {
@@ -151,7 +168,34 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
     }
 }
 
+/// Resolves with `true` when the access epoch moves, or when `expiry` (Unix ms) passes.
+async fn next_change(epochs: &mut tokio::sync::watch::Receiver<i64>, expiry: i64) -> bool {
+    let wait_ms = u64::try_from(expiry.saturating_sub(auth::now_ms())).unwrap_or(0);
+    // A few milliseconds late, so that the grant is really over when re-checked.
+    let expired = tokio::time::sleep(Duration::from_millis(wait_ms.saturating_add(5)));
+    tokio::pin!(expired);
+    tokio::select! {
+        changed = epochs.changed() => match changed {
+            Ok(()) => true,
+            // The watcher is gone (shutdown): only expiries remain.
+            Err(_) => {
+                expired.as_mut().await;
+                true
+            }
+        },
+        () = expired.as_mut() => true,
+    }
+}
+
 impl Session {
+    /// The earliest instant something this connection rests on expires.
+    fn next_expiry(&self) -> i64 {
+        self.subscribed
+            .values()
+            .filter_map(|(_, valid_until)| *valid_until)
+            .fold(self.session_expires_at_ms, i64::min)
+    }
+
     fn reply(&self, event: &ServerEvent) {
         // A full outbox means the hub is about to disconnect this client anyway.
         let _ = self.outbox.try_send(event.to_json());
@@ -178,8 +222,8 @@ impl Session {
     async fn dispatch(&mut self, event: ClientEvent) -> Result<(), ApiError> {
         match event {
             ClientEvent::Subscribe { conversation_id, after_seq } => {
-                let (conversation, _) = self.conversation(&conversation_id).await?;
-                self.subscribed.insert(conversation.id.clone(), conversation.clone());
+                let (conversation, access) = self.conversation(&conversation_id).await?;
+                self.subscribed.insert(conversation.id.clone(), (conversation.clone(), access.valid_until_ms));
                 self.state.chat_hub.subscribe(self.connection, conversation.id, after_seq).await;
             }
             ClientEvent::Unsubscribe { conversation_id } => {
@@ -246,10 +290,12 @@ impl Session {
             return Ok(false);
         };
         self.user = session.user;
+        self.session_expires_at_ms = session.session_expires_at_ms;
         let mut lost = Vec::new();
-        for (id, conversation) in &self.subscribed {
-            if service::access_to(&self.state, &self.user, conversation).await?.is_none() {
-                lost.push(id.clone());
+        for (id, (conversation, valid_until)) in &mut self.subscribed {
+            match service::access_to(&self.state, &self.user, conversation).await? {
+                Some(access) => *valid_until = access.valid_until_ms,
+                None => lost.push(id.clone()),
             }
         }
         for id in lost {
