@@ -86,6 +86,8 @@ struct Site {
     owner: Api,
     workspace_id: String,
     document_id: String,
+    /// A public channel of W.
+    channel_id: String,
 }
 
 impl Site {
@@ -122,12 +124,24 @@ impl Site {
             "creating the document",
         )?;
         let document_id = text_field(&document, "id")?;
+        let channel = expect_status(
+            owner
+                .post(
+                    &format!("/api/workspaces/{workspace_id}/channels"),
+                    json!({ "name": "général" }),
+                )
+                .await?,
+            201,
+            "creating the channel",
+        )?;
+        let channel_id = text_field(&channel, "id")?;
         Ok(Self {
             admin,
             organisation_id,
             owner,
             workspace_id,
             document_id,
+            channel_id,
         })
     }
 
@@ -292,6 +306,10 @@ enum Operation {
     ListDirectory,
     /// `GET /api/audit?workspace_id=W`.
     ReadAudit,
+    /// `GET /api/conversations/{W's public channel}/messages`.
+    ReadChannel,
+    /// `POST /api/conversations/{W's public channel}/messages`.
+    WriteChannel,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,9 +332,7 @@ enum Outcome {
     Status(u16),
 }
 
-// Read/write channels: chat does not exist yet; the channel columns (read the document's
-// channel, post in it) are added to this matrix with the chat issue.
-const OPERATIONS: [Operation; 7] = [
+const OPERATIONS: [Operation; 9] = [
     Operation::Open,
     Operation::Edit,
     Operation::ListDocuments,
@@ -324,25 +340,27 @@ const OPERATIONS: [Operation; 7] = [
     Operation::ChangeRole,
     Operation::ListDirectory,
     Operation::ReadAudit,
+    Operation::ReadChannel,
+    Operation::WriteChannel,
 ];
 
 /// Role × operation → expected outcome, in the order of [`OPERATIONS`].
 #[rustfmt::skip]
-fn matrix() -> Vec<(Who, [Outcome; 7])> {
+fn matrix() -> Vec<(Who, [Outcome; 9])> {
     use Outcome::{Applied, Closed, Denied, NoSocket, Status, Synced};
     vec![
-        //                open          edit      documents    invite       change role  directory    audit
-        (Who::Admin,     [Synced,       Applied,  Status(200), Status(201), Status(204), Status(200), Status(200)]),
-        (Who::Owner,     [Synced,       Applied,  Status(200), Status(201), Status(204), Status(200), Status(200)]),
-        (Who::Validator, [Synced,       Applied,  Status(200), Status(403), Status(403), Status(200), Status(403)]),
-        (Who::Editor,    [Synced,       Applied,  Status(200), Status(403), Status(403), Status(200), Status(403)]),
-        (Who::Commenter, [Synced,       Denied,   Status(200), Status(403), Status(403), Status(200), Status(403)]),
-        (Who::Reader,    [Synced,       Denied,   Status(200), Status(403), Status(403), Status(200), Status(403)]),
-        (Who::Partner,   [Synced,       Denied,   Status(200), Status(403), Status(403), Status(403), Status(403)]),
+        //                open          edit      documents    invite       change role  directory    audit        read channel write channel
+        (Who::Admin,     [Synced,       Applied,  Status(200), Status(201), Status(204), Status(200), Status(200), Status(200), Status(201)]),
+        (Who::Owner,     [Synced,       Applied,  Status(200), Status(201), Status(204), Status(200), Status(200), Status(200), Status(201)]),
+        (Who::Validator, [Synced,       Applied,  Status(200), Status(403), Status(403), Status(200), Status(403), Status(200), Status(201)]),
+        (Who::Editor,    [Synced,       Applied,  Status(200), Status(403), Status(403), Status(200), Status(403), Status(200), Status(201)]),
+        (Who::Commenter, [Synced,       Denied,   Status(200), Status(403), Status(403), Status(200), Status(403), Status(200), Status(201)]),
+        (Who::Reader,    [Synced,       Denied,   Status(200), Status(403), Status(403), Status(200), Status(403), Status(200), Status(403)]),
+        (Who::Partner,   [Synced,       Denied,   Status(200), Status(403), Status(403), Status(403), Status(403), Status(200), Status(403)]),
         // A workspace one has no role in is "not found", so that its existence is not revealed.
-        (Who::Outsider,  [Closed(4403), NoSocket, Status(404), Status(404), Status(404), Status(403), Status(404)]),
-        (Who::Expired,   [Closed(4403), NoSocket, Status(404), Status(404), Status(404), Status(403), Status(404)]),
-        (Who::Anonymous, [Closed(4401), NoSocket, Status(401), Status(401), Status(401), Status(401), Status(401)]),
+        (Who::Outsider,  [Closed(4403), NoSocket, Status(404), Status(404), Status(404), Status(403), Status(404), Status(404), Status(404)]),
+        (Who::Expired,   [Closed(4403), NoSocket, Status(404), Status(404), Status(404), Status(403), Status(404), Status(404), Status(404)]),
+        (Who::Anonymous, [Closed(4401), NoSocket, Status(401), Status(401), Status(401), Status(401), Status(401), Status(401), Status(401)]),
     ]
 }
 
@@ -474,6 +492,11 @@ async fn api_cell(
         }
         Operation::ListDirectory => api.get("/api/users").await?,
         Operation::ReadAudit => api.get(&format!("/api/audit?workspace_id={w}")).await?,
+        Operation::ReadChannel => api.get(&format!("/api/conversations/{}/messages", site.channel_id)).await?,
+        Operation::WriteChannel => {
+            let message = json!({ "client_id": format!("matrix-{who:?}"), "body": format!("Bonjour de {who:?}") });
+            api.post(&format!("/api/conversations/{}/messages", site.channel_id), message).await?
+        }
         Operation::Open | Operation::Edit => unreachable!("websocket operations are not API cells"),
     };
     if status == 200 && operation == Operation::ListDocuments {
