@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod chat;
+pub mod fixtures;
 pub mod moto;
 pub mod node;
 pub mod oidc;

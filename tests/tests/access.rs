@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use relais_tests::api::{Api, Csrf, Socket, Upgrade};
+use relais_tests::fixtures::{ORGANISATION, create_admin, email, expect_status, now_ms, password, text_field};
 use relais_tests::server::uuid_like;
 use relais_tests::{Backend, TestServer, eventually};
 use reqwest::Method;
@@ -24,61 +25,6 @@ const REVOCATION_DEADLINE: Duration = Duration::from_millis(1500);
 /// The matrix signs in a dozen people and sends many invitations from one address: more than
 /// the default 20 per minute.
 const GENEROUS_RATE: [&str; 2] = ["--auth-rate-per-minute", "10000"];
-const ORGANISATION: &str = "Commune de Test";
-
-fn now_ms() -> i64 {
-    let elapsed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970");
-    i64::try_from(elapsed.as_millis()).expect("milliseconds fit in i64")
-}
-
-fn password(label: &str) -> String {
-    format!("mot-de-passe-de-{label}")
-}
-
-fn email(label: &str) -> String {
-    format!("{label}@commune-de-test.fr")
-}
-
-/// Fails with the body unless the status is `want`; returns the body.
-fn expect_status(answer: (u16, Value), want: u16, what: &str) -> anyhow::Result<Value> {
-    let (status, body) = answer;
-    ensure!(
-        status == want,
-        "{what}: expected HTTP {want}, got {status}: {body}"
-    );
-    Ok(body)
-}
-
-fn text_field(body: &Value, field: &str) -> anyhow::Result<String> {
-    body[field]
-        .as_str()
-        .map(ToOwned::to_owned)
-        .with_context(|| format!("no {field:?} in {body}"))
-}
-
-/// The first administrator, made with `relais user create` as an operator would.
-async fn create_admin(server: &TestServer) -> anyhow::Result<Api> {
-    let password = password("admin");
-    server
-        .command(
-            &[
-                "user",
-                "create",
-                "--email",
-                &email("admin"),
-                "--name",
-                "Administratrice",
-                "--admin",
-                "--password-stdin",
-            ],
-            Some(&format!("{password}\n")),
-        )
-        .await?;
-    Api::sign_in(server, &email("admin"), &password).await
-}
-
 /// An organisation with a workspace W holding a document D, made by its owner.
 struct Site {
     admin: Api,
