@@ -84,17 +84,17 @@ async fn killing_a_node_loses_nothing_that_was_relayed() -> anyhow::Result<()> {
     cluster.stop().await
 }
 
-/// Chat across nodes: two people on different nodes post at the same time; each sees every
-/// message once, in the seq order the database assigned, with no gap, and a reconnection to
-/// the other node catches up from the last seq seen.
+/// Chat across three nodes: two people on different nodes post at the same time, a third
+/// node only reads; each sees every message once, in the seq order the database assigned,
+/// with no gap, and a reconnection to another node catches up from the last seq seen.
 #[tokio::test]
 async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
     use relais_tests::api::Api;
     use relais_tests::chat::ChatClient;
     use serde_json::json;
 
-    let cluster = TestCluster::start(2, &["--auth-rate-per-minute", "10000", "--chat-messages-per-minute", "1000"]).await?;
-    let (node_a, node_b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let cluster = TestCluster::start(3, &["--auth-rate-per-minute", "10000", "--chat-messages-per-minute", "1000"]).await?;
+    let (node_a, node_b, node_c) = (&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]);
     let password = "mot de passe solide";
     node_a
         .command(
@@ -123,8 +123,11 @@ async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
     let bruno = Api::sign_in(node_b, "bruno@commune.fr", password).await?;
     let mut on_a = ChatClient::connect(node_a, &anne).await?;
     let mut on_b = ChatClient::connect(node_b, &bruno).await?;
+    // Anne also follows the channel from a second device, through the third node.
+    let mut on_c = ChatClient::connect(node_c, &anne).await?;
     on_a.subscribe(&channel, 0).await?;
     on_b.subscribe(&channel, 0).await?;
+    on_c.subscribe(&channel, 0).await?;
 
     for i in 0..20 {
         on_a.send_json(&json!({ "type": "send", "conversation_id": channel, "client_id": format!("a{i}"), "body": format!("Anne {i}") }))?;
@@ -132,10 +135,12 @@ async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
     }
     let mut seen_a = Vec::new();
     let mut seen_b = Vec::new();
-    eventually(WAIT, "40 messages on both nodes", || {
+    let mut seen_c = Vec::new();
+    eventually(WAIT, "40 messages on the three nodes", || {
         seen_a.extend(on_a.take_messages(&channel));
         seen_b.extend(on_b.take_messages(&channel));
-        let done = seen_a.len() >= 40 && seen_b.len() >= 40;
+        seen_c.extend(on_c.take_messages(&channel));
+        let done = seen_a.len() >= 40 && seen_b.len() >= 40 && seen_c.len() >= 40;
         async move { done.then_some(()) }
     })
     .await?;
@@ -143,15 +148,17 @@ async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
     let expected: Vec<i64> = (1..=40).collect();
     assert_eq!(seqs(&seen_a), expected, "node A: every seq once, in order");
     assert_eq!(seqs(&seen_b), expected, "node B: every seq once, in order");
+    assert_eq!(seqs(&seen_c), expected, "node C: every seq once, in order");
     let bodies = |messages: &[serde_json::Value]| messages.iter().map(|m| m["body"].to_string()).collect::<Vec<_>>();
-    assert_eq!(bodies(&seen_a), bodies(&seen_b), "both nodes show the same conversation");
+    assert_eq!(bodies(&seen_a), bodies(&seen_b), "nodes A and B show the same conversation");
+    assert_eq!(bodies(&seen_a), bodies(&seen_c), "nodes A and C show the same conversation");
 
-    // Bruno moves to node A and catches up from where he was after more messages.
+    // Bruno loses his connection to node B, moves to node C and catches up from where he was.
     on_b.cut();
     for i in 20..25 {
         on_a.send(&channel, &format!("a{i}"), &format!("Anne {i}")).await?;
     }
-    let mut moved = ChatClient::connect(node_a, &bruno).await?;
+    let mut moved = ChatClient::connect(node_c, &bruno).await?;
     let caught_up = moved.subscribe(&channel, 40).await?;
     assert_eq!(seqs(&caught_up.messages), (41..=45).collect::<Vec<_>>());
     cluster.stop().await
