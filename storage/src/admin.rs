@@ -13,6 +13,7 @@ use futures_util::stream::BoxStream;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
+use crate::chat::Chat;
 use crate::directory::Directory;
 use crate::error::StoreError;
 use crate::id::DocumentId;
@@ -137,8 +138,16 @@ impl Admin {
         }
     }
 
-    /// What makes this store not empty, or `None` when it holds no document, no directory row
-    /// (the access epoch's single row aside) and no object.
+    /// The chat of the same store: conversations, messages and attachments.
+    pub fn chat(&self) -> &dyn Chat {
+        match &self.opened {
+            Opened::Sqlite(store) => store,
+            Opened::Postgres(store) => store,
+        }
+    }
+
+    /// What makes this store not empty, or `None` when it holds no document, no row of the
+    /// other tables (directory and chat; the access epoch's single row aside) and no object.
     pub async fn contents(&self) -> Result<Option<String>, StoreError> {
         let documents = match &self.opened {
             Opened::Sqlite(store) => store.document_count().await?,
@@ -159,7 +168,7 @@ impl Admin {
             .collect();
         if !held.is_empty() {
             return Ok(Some(format!(
-                "the database holds directory rows ({})",
+                "the database holds directory or chat rows ({})",
                 held.join(", ")
             )));
         }
@@ -319,8 +328,8 @@ pub(crate) trait DirectoryImport: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-/// How a directory column is stored: text, a 64-bit integer (every time is Unix milliseconds)
-/// or a boolean (`INTEGER` 0/1 on SQLite, `boolean` on Postgres).
+/// How a column of a [`DirectoryTable`] is stored: text, a 64-bit integer (every time is Unix
+/// milliseconds) or a boolean (`INTEGER` 0/1 on SQLite, `boolean` on Postgres).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ColumnKind {
     Text,
@@ -328,7 +337,7 @@ pub(crate) enum ColumnKind {
     Boolean,
 }
 
-/// A column of a directory table.
+/// A column of a [`DirectoryTable`].
 #[derive(Debug)]
 pub(crate) struct Column {
     pub name: &'static str,
@@ -360,12 +369,17 @@ const fn optional_integer(name: &'static str) -> Column {
     column(name, ColumnKind::Integer, true)
 }
 
-/// A table that is not keyed by document (`0002_directory.sql`), with its columns in the
-/// schema's order.
+/// A table that is not keyed by document: the directory's (`0002_directory.sql`) and chat's
+/// (`0003_chat.sql`), backed up row by row. `columns` are the ones a backup copies, in the
+/// schema's order: every column but those the database derives (SQLite's `messages.row_id`,
+/// a rowid alias, and Postgres's generated `messages.search`), which a restore lets it fill.
 #[derive(Debug)]
 pub(crate) struct DirectoryTable {
     pub name: &'static str,
     pub columns: &'static [Column],
+    /// The key rows are ordered by: the primary key, or for `messages` on SQLite (whose
+    /// primary key is the rowid alias) the unique (conversation, seq) that is its primary key
+    /// on Postgres.
     pub primary_key: &'static [&'static str],
 }
 
@@ -373,8 +387,12 @@ pub(crate) struct DirectoryTable {
 /// a restore updates it rather than inserting.
 pub(crate) const ACCESS_EPOCH: &str = "access_epoch";
 
-/// Every directory table, in an order where a row comes after those its foreign keys name,
-/// as a restore inserts them.
+/// The chat table whose rows name a blob each (`object_key`, `sha256`, `len`): a backup copies
+/// the blobs as it does snapshots', and a restore writes them before the rows.
+pub(crate) const ATTACHMENTS: &str = "attachments";
+
+/// Every table not keyed by document, directory then chat, in an order where a row comes
+/// after those its foreign keys name, as a restore inserts them.
 pub(crate) const DIRECTORY_TABLES: &[DirectoryTable] = &[
     DirectoryTable {
         name: "organisations",
@@ -508,6 +526,82 @@ pub(crate) const DIRECTORY_TABLES: &[DirectoryTable] = &[
         ],
         primary_key: &["seq"],
     },
+    DirectoryTable {
+        name: "conversations",
+        columns: &[
+            text("id"),
+            text("kind"),
+            optional_text("workspace_id"),
+            optional_text("document_id"),
+            optional_text("name"),
+            column("private", ColumnKind::Boolean, false),
+            optional_text("created_by"),
+            integer("created_at_ms"),
+            integer("last_seq"),
+            optional_text("direct_key"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "conversation_members",
+        columns: &[
+            text("conversation_id"),
+            text("user_id"),
+            column("is_member", ColumnKind::Boolean, false),
+            integer("last_read_seq"),
+            integer("joined_at_ms"),
+        ],
+        primary_key: &["conversation_id", "user_id"],
+    },
+    DirectoryTable {
+        name: "messages",
+        columns: &[
+            text("conversation_id"),
+            integer("seq"),
+            text("id"),
+            text("author_id"),
+            text("client_id"),
+            text("body"),
+            optional_integer("reply_to_seq"),
+            column("mentions_all", ColumnKind::Boolean, false),
+            integer("created_at_ms"),
+            optional_integer("edited_at_ms"),
+            optional_integer("deleted_at_ms"),
+        ],
+        primary_key: &["conversation_id", "seq"],
+    },
+    DirectoryTable {
+        name: "message_mentions",
+        columns: &[text("conversation_id"), integer("seq"), text("user_id")],
+        primary_key: &["conversation_id", "seq", "user_id"],
+    },
+    DirectoryTable {
+        name: "message_reactions",
+        columns: &[
+            text("conversation_id"),
+            integer("seq"),
+            text("user_id"),
+            text("emoji"),
+            integer("created_at_ms"),
+        ],
+        primary_key: &["conversation_id", "seq", "user_id", "emoji"],
+    },
+    DirectoryTable {
+        name: ATTACHMENTS,
+        columns: &[
+            text("id"),
+            text("conversation_id"),
+            text("uploaded_by"),
+            text("file_name"),
+            text("content_type"),
+            integer("len"),
+            text("sha256"),
+            text("object_key"),
+            integer("created_at_ms"),
+            optional_integer("message_seq"),
+        ],
+        primary_key: &["id"],
+    },
 ];
 
 impl DirectoryTable {
@@ -516,14 +610,17 @@ impl DirectoryTable {
         DIRECTORY_TABLES.iter().find(|table| table.name == name)
     }
 
+    /// Where the column `name` is in a row.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|column| column.name == name)
+    }
+
     /// Where each primary-key column is in a row.
     pub(crate) fn key_positions(&self) -> Vec<usize> {
         self.primary_key
             .iter()
             .map(|key| {
-                self.columns
-                    .iter()
-                    .position(|column| column.name == *key)
+                self.position(key)
                     .expect("primary-key columns are columns of their table")
             })
             .collect()

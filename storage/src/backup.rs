@@ -1,20 +1,26 @@
-//! Backups: a consistent copy of every row and every snapshot blob to a directory or a
-//! bucket, and its restore into an empty store.
+//! Backups: a consistent copy of every row, every snapshot blob and every attachment blob to a
+//! directory or a bucket, and its restore into an empty store.
 //!
 //! Layout of a backup location (a directory, or an `s3://` bucket and prefix):
 //!
 //! - `documents/{n:08}.json`: one file per document, its rows in every document table
 //!   ([`ExportedDocument`]: `documents`, `document_updates` with base64 payloads,
 //!   `document_snapshots`), field names as the columns;
-//! - `directory/{table}/{n:08}.jsonl`: the rows of each table not keyed by document
-//!   (`organisations`, `users`, `workspaces`, `workspace_members`, `document_info`,
-//!   `document_members`, `invitations`, `sessions`, `api_tokens`, `access_epoch`,
-//!   `audit_log`), as JSON lines: one object per row, the columns as fields in the schema's
-//!   order, values as stored (text, 64-bit integers, booleans, `null`), rows in primary-key
-//!   order (text compared byte-wise), at most 10,000 rows per file and no file for an empty
-//!   table; password and secret hashes are copied as they are, so a backup is as sensitive
-//!   as the database;
-//! - `blobs/{object key}`: every snapshot blob the rows reference, under its object key;
+//! - `directory/{table}/{n:08}.jsonl`: the rows of each table not keyed by document, the
+//!   directory's (`organisations`, `users`, `workspaces`, `workspace_members`,
+//!   `document_info`, `document_members`, `invitations`, `sessions`, `api_tokens`,
+//!   `access_epoch`, `audit_log`) and chat's (`conversations`, `conversation_members`,
+//!   `messages`, `message_mentions`, `message_reactions`, `attachments`), as JSON lines: one
+//!   object per row, the columns as fields in the schema's order, values as stored (text,
+//!   64-bit integers, booleans, `null`), rows in primary-key order (text compared byte-wise;
+//!   `messages` by conversation and seq), at most 10,000 rows and about 8 MiB per file, and no
+//!   file for an empty table; password and secret hashes and message bodies are copied as
+//!   they are, so a backup is as sensitive as the database. Columns the database derives are
+//!   left out and derived again on restore: SQLite's `messages.row_id` and its full-text
+//!   index `messages_fts` (filled by the insert triggers), Postgres's generated
+//!   `messages.search`;
+//! - `blobs/{object key}`: every blob the rows reference, under its object key: snapshots
+//!   (`documents/...`) and attachments (`attachments/{conversation}/{id}`);
 //! - `manifest.json`, written last: format and version, where and when the copy was taken,
 //!   the tables it holds, counts, each document file and blob with its length and sha256,
 //!   and under `directory` each directory table with its row count and its files (rows,
@@ -22,22 +28,28 @@
 //!   A location without a manifest holds an unfinished backup.
 //!
 //! Rows are read in one read transaction (repeatable read on Postgres, a WAL read snapshot on
-//! SQLite), so they are consistent with each other, directory included; blobs are write-once
-//! and never deleted, so those the rows reference can be copied afterwards and still match.
+//! SQLite), so they are consistent with each other, directory and chat included; blobs are
+//! write-once, so those the rows reference can be copied afterwards and still match. Snapshot
+//! blobs are never deleted; an attachment's blob is deleted with its message, so one may be
+//! gone by the time it is copied: if its row is gone from the database too, the attachment
+//! was deleted after the read began and is left out of the backup (its message then restores
+//! without it); otherwise the backup fails, as for any missing blob.
 //! A restore checks the whole backup (manifest, every document and directory file against its
-//! sha256, every directory row against its table's columns and key order, the presence and
-//! size of every blob) before writing anything. It then inserts the directory in one
-//! transaction, tables in foreign-key order (the access epoch's row, which the schema
-//! creates, is updated), and copies blobs before the rows that reference them, document by
-//! document, checking each blob's sha256, as snapshots are written. Audit entries are copied
+//! sha256, every directory row against its table's columns and key order, every attachment's
+//! object key, the presence and size of every blob) before writing anything. It then copies
+//! the attachment blobs, inserts the directory and chat rows in one transaction, tables in
+//! foreign-key order (the access epoch's row, which the schema creates, is updated), and
+//! copies snapshot blobs before the rows that reference them, document by document: every blob
+//! before its row, its sha256 checked, as the server writes them. Audit entries are copied
 //! value for value, so the restored journal verifies as the original did.
 //!
 //! Compatibility: a relais restores any backup whose `format_version` it knows and whose
 //! `tables` it all knows; a table missing from an older backup restores as empty (the access
-//! epoch as 0). A new table keyed by document adds a field to the per-document files and its
-//! name to `tables`; other tables get files of their own (as the directory tables did,
-//! without a version bump). Bump `format_version` only when the meaning of something already
-//! written changes.
+//! epoch as 0; a backup written before chat was backed up restores with no conversation).
+//! A new table keyed by document adds a field to the per-document files and its name to
+//! `tables`; other tables get files of their own (as the directory tables and then the chat
+//! tables did, without a version bump). Bump `format_version` only when the meaning of
+//! something already written changes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -50,9 +62,10 @@ use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::admin::{
-    ACCESS_EPOCH, Admin, Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable, ExportReader,
-    ExportedDocument, ExportedRow,
+    ACCESS_EPOCH, ATTACHMENTS, Admin, Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable,
+    ExportReader, ExportedDocument, ExportedRow,
 };
+use crate::chat::{AttachmentId, ConversationId};
 use crate::error::StoreError;
 use crate::id::DocumentId;
 use crate::objects::{self, BlobRecord, sha256_hex};
@@ -67,6 +80,9 @@ const DOCUMENT_TABLES: [&str; 3] = ["documents", "document_updates", "document_s
 const MANIFEST: &str = "manifest.json";
 /// Rows per directory file: bounds the memory a backup or a restore holds for one file.
 const ROWS_PER_DIRECTORY_FILE: u64 = 10_000;
+/// Bytes after which a directory file is closed, whatever its rows: message bodies may be
+/// long. A single row longer than this gets a file of its own.
+const BYTES_PER_DIRECTORY_FILE: usize = 8 * 1024 * 1024;
 
 /// Whether this build backs up and restores `table`.
 pub(crate) fn is_known_table(table: &str) -> bool {
@@ -104,11 +120,11 @@ pub struct Progress {
     pub documents_done: u64,
     /// Documents to copy.
     pub documents_total: u64,
-    /// Snapshot blobs copied.
+    /// Blobs copied, snapshots and attachments.
     pub blobs_done: u64,
-    /// Snapshot blobs to copy.
+    /// Blobs to copy, snapshots and attachments.
     pub blobs_total: u64,
-    /// Bytes of document files and blobs written so far.
+    /// Bytes of document files, directory files and blobs written so far.
     pub bytes_done: u64,
 }
 
@@ -125,9 +141,11 @@ pub struct BackupSummary {
     pub updates: u64,
     /// Rows of `document_snapshots`, one blob each.
     pub snapshots: u64,
-    /// Rows of the directory tables (accounts, access, audit journal), the access epoch's
-    /// single row included.
+    /// Rows of the tables not keyed by document: the directory (accounts, access, audit
+    /// journal; the access epoch's single row included) and chat.
     pub directory_rows: u64,
+    /// Rows of `attachments`, one blob each.
+    pub attachments: u64,
     /// Bytes of document files, directory files and blobs.
     pub bytes: u64,
 }
@@ -146,8 +164,8 @@ struct Manifest {
     tables: Vec<String>,
     counts: Counts,
     documents: Vec<FileEntry>,
-    /// One entry per directory table, in restore order; absent from backups written before
-    /// the directory existed.
+    /// One entry per table not keyed by document, in restore order; absent from backups
+    /// written before the directory existed.
     #[serde(default)]
     directory: Vec<TableEntry>,
     blobs: Vec<BlobEntry>,
@@ -162,7 +180,7 @@ struct Counts {
     bytes: u64,
 }
 
-/// A directory table and its files.
+/// A table not keyed by document and its files.
 #[derive(Debug, Serialize, Deserialize)]
 struct TableEntry {
     table: String,
@@ -189,7 +207,7 @@ struct FileEntry {
 }
 
 /// A blob, stored at `blobs/{key}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct BlobEntry {
     key: String,
     sha256: String,
@@ -258,9 +276,40 @@ async fn read_checked(
     Ok(bytes)
 }
 
+/// Checks that the backup holds the blob `key` with `len` bytes (its sha256 is checked when it
+/// is copied).
+async fn check_blob(location: &dyn ObjectStore, key: &str, len: u64) -> Result<(), BackupError> {
+    let path = blob_path(key)?;
+    match location.head(&path).await {
+        Ok(meta) if meta.size == len => Ok(()),
+        Ok(_) => Err(invalid(format!("{path} has the wrong length"))),
+        Err(object_store::Error::NotFound { .. }) => Err(invalid(format!("{path} is missing"))),
+        Err(error) => Err(BackupError::Location(error)),
+    }
+}
+
+/// Copies one blob from the backup into the store, checking its length and sha256; it must
+/// not exist there yet.
+async fn restore_blob(
+    location: &dyn ObjectStore,
+    objects: &dyn ObjectStore,
+    blob: &BlobEntry,
+) -> Result<(), BackupError> {
+    let bytes = read_checked(location, &blob_path(&blob.key)?, &blob.sha256, blob.len).await?;
+    let key = location_path(&blob.key)?;
+    match objects::put_new(objects, &key, bytes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ObjectStore(object_store::Error::AlreadyExists { .. })) => Err(
+            BackupError::TargetNotEmpty(format!("object {key} appeared during the restore")),
+        ),
+        Err(error) => Err(error.into()),
+    }
+}
+
 impl Admin {
-    /// Copies every row and every snapshot blob to the empty location `location_url`
-    /// (`file://DIR` or `s3://BUCKET/PREFIX`), reporting progress after each document and blob.
+    /// Copies every row and every snapshot and attachment blob to the empty location
+    /// `location_url` (`file://DIR` or `s3://BUCKET/PREFIX`), reporting progress after each
+    /// document, directory file and blob.
     pub async fn backup(
         &self,
         location_url: &str,
@@ -276,9 +325,14 @@ impl Admin {
         let mut reader = self.export().await?;
         let header = reader.header().await?;
         let names = reader.document_names().await?;
+        let attachments = DIRECTORY_TABLES
+            .iter()
+            .zip(&header.directory)
+            .find(|(table, _)| table.name == ATTACHMENTS)
+            .map_or(0, |(_, rows)| *rows);
         let mut state = Progress {
             documents_total: names.len() as u64,
-            blobs_total: header.snapshots,
+            blobs_total: header.snapshots + attachments,
             ..Progress::default()
         };
         progress(&state);
@@ -331,7 +385,8 @@ impl Admin {
             state.documents_done += 1;
             progress(&state);
         }
-        let directory = back_up_directory(
+        let (directory, attachments) = back_up_directory(
+            self,
             reader.as_mut(),
             &header.directory,
             location.as_ref(),
@@ -345,7 +400,7 @@ impl Admin {
             .flat_map(|entry| &entry.files)
             .map(|file| file.len)
             .sum();
-        counts.bytes += directory_bytes;
+        counts.bytes += directory_bytes + attachments.iter().map(|blob| blob.len).sum::<u64>();
         // Counted in the same transaction as the rows were read: a difference would mean the
         // read was not one consistent snapshot, and the copy must not be trusted.
         if (
@@ -367,8 +422,10 @@ impl Admin {
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
             directory_rows: directory.iter().map(|entry| entry.rows).sum(),
+            attachments: attachments.len() as u64,
             bytes: counts.bytes,
         };
+        blobs.extend(attachments);
         let manifest = Manifest {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,
@@ -393,8 +450,9 @@ impl Admin {
         Ok(summary)
     }
 
-    /// Restores the backup at `location_url` into this store, which must hold no document and
-    /// no object. The whole backup is checked before anything is written.
+    /// Restores the backup at `location_url` into this store, which must hold no document, no
+    /// directory or chat row and no object. The whole backup is checked before anything is
+    /// written.
     pub async fn restore(
         &self,
         location_url: &str,
@@ -410,32 +468,34 @@ impl Admin {
         // blob is there with its size, and the counts add up. A broken backup then writes
         // nothing.
         let mut keys = HashSet::new();
+        let mut note_key = |key: &str| {
+            if keys.insert(key.to_owned()) {
+                Ok(())
+            } else {
+                Err(invalid(format!("blob {key} is referenced twice")))
+            }
+        };
         let mut counts = Counts::default();
         let mut directory_rows = 0;
+        let mut attachments = Vec::new();
         for (table, entry) in directory_entries(&manifest) {
-            check_table(location.as_ref(), table, entry).await?;
+            attachments.extend(check_table(location.as_ref(), table, entry).await?);
             directory_rows += entry.rows;
             counts.bytes += entry.files.iter().map(|file| file.len).sum::<u64>();
+        }
+        for blob in &attachments {
+            note_key(&blob.key)?;
+            check_blob(location.as_ref(), &blob.key, blob.len).await?;
+            counts.bytes += blob.len;
         }
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
-                if !keys.insert(snapshot.object_key.clone()) {
-                    return Err(invalid(format!(
-                        "blob {} is referenced twice",
-                        snapshot.object_key
-                    )));
-                }
-                let path = blob_path(&snapshot.object_key)?;
-                match location.head(&path).await {
-                    Ok(meta) if i64::try_from(meta.size).ok() == Some(snapshot.len) => {}
-                    Ok(_) => return Err(invalid(format!("{path} has the wrong length"))),
-                    Err(object_store::Error::NotFound { .. }) => {
-                        return Err(invalid(format!("{path} is missing")));
-                    }
-                    Err(error) => return Err(BackupError::Location(error)),
-                }
-                counts.bytes += snapshot.len.unsigned_abs();
+                note_key(&snapshot.object_key)?;
+                // check_document refused negative lengths.
+                let len = snapshot.len.unsigned_abs();
+                check_blob(location.as_ref(), &snapshot.object_key, len).await?;
+                counts.bytes += len;
             }
             counts.documents += 1;
             counts.document_updates += document.document_updates.len() as u64;
@@ -458,15 +518,21 @@ impl Admin {
             ));
         }
 
-        // Second pass: the directory in one transaction (its tables reference each other, not
-        // the documents), then blobs first and the rows that reference them, document by
-        // document.
+        // Second pass: the attachment blobs, then the directory and chat rows in one transaction
+        // (their tables reference each other, not the documents), then blobs first and the
+        // rows that reference them, document by document.
         let mut state = Progress {
             documents_total: counts.documents,
-            blobs_total: counts.document_snapshots,
+            blobs_total: counts.document_snapshots + attachments.len() as u64,
             ..Progress::default()
         };
         progress(&state);
+        for blob in &attachments {
+            restore_blob(location.as_ref(), self.objects().as_ref(), blob).await?;
+            state.blobs_done += 1;
+            state.bytes_done += blob.len;
+            progress(&state);
+        }
         let mut import = self.import_directory().await?;
         for (table, entry) in directory_entries(&manifest) {
             for file in &entry.files {
@@ -484,26 +550,14 @@ impl Admin {
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
-                let len = snapshot.len.unsigned_abs();
-                let bytes = read_checked(
-                    location.as_ref(),
-                    &blob_path(&snapshot.object_key)?,
-                    &snapshot.sha256,
-                    len,
-                )
-                .await?;
-                let key = location_path(&snapshot.object_key)?;
-                match objects::put_new(self.objects().as_ref(), &key, bytes).await {
-                    Ok(()) => {}
-                    Err(StoreError::ObjectStore(object_store::Error::AlreadyExists { .. })) => {
-                        return Err(BackupError::TargetNotEmpty(format!(
-                            "object {key} appeared during the restore"
-                        )));
-                    }
-                    Err(error) => return Err(error.into()),
-                }
+                let blob = BlobEntry {
+                    key: snapshot.object_key.clone(),
+                    sha256: snapshot.sha256.clone(),
+                    len: snapshot.len.unsigned_abs(),
+                };
+                restore_blob(location.as_ref(), self.objects().as_ref(), &blob).await?;
                 state.blobs_done += 1;
-                state.bytes_done += len;
+                state.bytes_done += blob.len;
                 progress(&state);
             }
             if !self.import_document(&document).await? {
@@ -523,33 +577,57 @@ impl Admin {
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
             directory_rows,
+            attachments: attachments.len() as u64,
             bytes: counts.bytes,
         })
     }
 }
 
-/// Writes every directory table, streamed from the export's read transaction, into files of
-/// at most [`ROWS_PER_DIRECTORY_FILE`] rows; `expected` are the row counts taken in the same
-/// transaction.
+/// Writes every directory and chat table, streamed from the export's read transaction, into
+/// files of at most [`ROWS_PER_DIRECTORY_FILE`] rows and about [`BYTES_PER_DIRECTORY_FILE`]
+/// bytes, and copies each attachment's blob as its row goes by; `expected` are the row counts
+/// taken in the same transaction. Returns the tables' entries and the attachment blobs.
 async fn back_up_directory(
+    admin: &Admin,
     reader: &mut dyn ExportReader,
     expected: &[u64],
     location: &dyn ObjectStore,
     state: &mut Progress,
     progress: &(dyn Fn(&Progress) + Sync),
-) -> Result<Vec<TableEntry>, BackupError> {
+) -> Result<(Vec<TableEntry>, Vec<BlobEntry>), BackupError> {
     let mut entries = Vec::with_capacity(DIRECTORY_TABLES.len());
+    let mut blobs = Vec::new();
     for (table, expected) in DIRECTORY_TABLES.iter().zip(expected) {
         let mut entry = TableEntry {
             table: table.name.to_owned(),
             rows: 0,
             files: Vec::new(),
         };
+        // Attachments deleted (with their message) since the read began.
+        let mut left_out = 0;
         let mut rows = reader.directory_rows(table);
         let mut lines = Vec::new();
         let mut lines_rows = 0;
         loop {
             let row = rows.next().await.transpose()?;
+            if let Some(row) = &row
+                && table.name == ATTACHMENTS
+            {
+                match back_up_attachment_blob(admin, table, row, location).await? {
+                    Some(blob) => {
+                        state.blobs_done += 1;
+                        state.bytes_done += blob.len;
+                        blobs.push(blob);
+                    }
+                    None => {
+                        left_out += 1;
+                        state.blobs_total -= 1;
+                        progress(state);
+                        continue;
+                    }
+                }
+                progress(state);
+            }
             if let Some(row) = &row {
                 serde_json::to_writer(&mut lines, &RowJson { table, row }).map_err(|error| {
                     StoreError::corrupt(format!("cannot encode a row of {}: {error}", table.name))
@@ -557,7 +635,10 @@ async fn back_up_directory(
                 lines.push(b'\n');
                 lines_rows += 1;
             }
-            if lines_rows == ROWS_PER_DIRECTORY_FILE || (row.is_none() && lines_rows > 0) {
+            if lines_rows == ROWS_PER_DIRECTORY_FILE
+                || lines.len() >= BYTES_PER_DIRECTORY_FILE
+                || (row.is_none() && lines_rows > 0)
+            {
                 let file = format!("directory/{}/{:08}.jsonl", table.name, entry.files.len());
                 let len = lines.len() as u64;
                 entry.files.push(PartEntry {
@@ -582,7 +663,7 @@ async fn back_up_directory(
             }
         }
         // Counted in the same transaction as the rows were read, as for documents.
-        if entry.rows != *expected {
+        if entry.rows + left_out != *expected {
             return Err(StoreError::corrupt(format!(
                 "the rows of {} read do not add up to the count taken in the same transaction",
                 table.name
@@ -591,7 +672,75 @@ async fn back_up_directory(
         }
         entries.push(entry);
     }
-    Ok(entries)
+    Ok((entries, blobs))
+}
+
+/// Copies the blob of an `attachments` row into the backup, checked against the row; `None`
+/// when the blob is gone and so is the row, now: the attachment was deleted with its message
+/// after the read transaction began, and is left out.
+async fn back_up_attachment_blob(
+    admin: &Admin,
+    table: &DirectoryTable,
+    row: &ExportedRow,
+    location: &dyn ObjectStore,
+) -> Result<Option<BlobEntry>, BackupError> {
+    let (id, blob) = attachment_blob(table, row)
+        .map_err(|reason| StoreError::corrupt(format!("an attachments row: {reason}")))?;
+    let record = BlobRecord {
+        key: &blob.key,
+        sha256_hex: &blob.sha256,
+        len: blob.len,
+    };
+    let bytes = match objects::fetch_checked(admin.objects().as_ref(), &record).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            if admin.chat().attachment(&id).await?.is_none() {
+                tracing::info!(
+                    attachment = %id,
+                    "attachment deleted during the backup, left out"
+                );
+                return Ok(None);
+            }
+            return Err(error.into());
+        }
+    };
+    put_in_location(location, &blob_path(&blob.key)?, bytes).await?;
+    Ok(Some(blob))
+}
+
+/// The blob an `attachments` row names, with the attachment's id. Its key must be where chat
+/// keeps that attachment's blob (`attachments/{conversation}/{id}`), so that a backup cannot
+/// place an object anywhere else; its sha256 must be 64 hex digits and its length not
+/// negative. Values are not echoed.
+fn attachment_blob(
+    table: &DirectoryTable,
+    row: &ExportedRow,
+) -> Result<(AttachmentId, BlobEntry), String> {
+    let cell = |name: &str| {
+        table
+            .position(name)
+            .and_then(|position| row.0.get(position))
+            .ok_or_else(|| format!("no {name}"))
+    };
+    let text = |name: &str| match cell(name)? {
+        Cell::Text(text) => Ok(text.clone()),
+        _ => Err(format!("{name} is not text")),
+    };
+    let id = AttachmentId::from_db(text("id")?);
+    let conversation = ConversationId::from_db(text("conversation_id")?);
+    let key = text("object_key")?;
+    if key != crate::chat_sql::attachment_path(&conversation, &id).as_ref() {
+        return Err("object_key is not attachments/{conversation_id}/{id}".into());
+    }
+    let sha256 = text("sha256")?;
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("sha256 is not 64 hex digits".into());
+    }
+    let len = match cell("len")? {
+        Cell::Integer(len) => u64::try_from(*len).map_err(|_| "negative len".to_owned())?,
+        _ => return Err("len is not an integer".into()),
+    };
+    Ok((id, BlobEntry { key, sha256, len }))
 }
 
 /// The manifest's directory entries with their tables, in restore (foreign-key) order.
@@ -609,22 +758,30 @@ fn directory_entries(manifest: &Manifest) -> Vec<(&'static DirectoryTable, &Tabl
         .collect()
 }
 
-/// Reads every file of a directory table: each matches its sha256 and row count, each row its
-/// columns, and primary keys strictly ascend across the files (so none is repeated).
+/// Reads every file of a directory or chat table: each matches its sha256 and row count, each
+/// row its columns, and primary keys strictly ascend across the files (so none is repeated).
+/// Returns the blobs of `attachments` rows (none for other tables).
 async fn check_table(
     location: &dyn ObjectStore,
     table: &'static DirectoryTable,
     entry: &TableEntry,
-) -> Result<(), BackupError> {
+) -> Result<Vec<BlobEntry>, BackupError> {
     let keys = table.key_positions();
     let mut previous: Option<Vec<Cell>> = None;
     let mut rows_seen = 0;
+    let mut blobs = Vec::new();
     for file in &entry.files {
         let rows = read_directory_file(location, table, file).await?;
         if table.name == ACCESS_EPOCH {
             access_epoch(&rows)?;
         }
-        for row in &rows {
+        for (index, row) in rows.iter().enumerate() {
+            if table.name == ATTACHMENTS {
+                let (_, blob) = attachment_blob(table, row).map_err(|reason| {
+                    invalid(format!("{}: line {}: {reason}", file.file, index + 1))
+                })?;
+                blobs.push(blob);
+            }
             let key: Vec<Cell> = keys
                 .iter()
                 .map(|&position| row.0[position].clone())
@@ -645,7 +802,7 @@ async fn check_table(
             table.name, entry.rows
         )));
     }
-    Ok(())
+    Ok(blobs)
 }
 
 /// Reads, checks and parses one directory file.
@@ -1076,6 +1233,20 @@ mod tests {
             ("invitations", "users"),
             ("sessions", "users"),
             ("api_tokens", "users"),
+            ("conversations", "workspaces"),
+            ("conversations", "document_info"),
+            ("conversations", "users"),
+            ("conversation_members", "conversations"),
+            ("conversation_members", "users"),
+            ("messages", "conversations"),
+            ("messages", "users"),
+            ("message_mentions", "messages"),
+            ("message_mentions", "users"),
+            ("message_reactions", "messages"),
+            ("message_reactions", "users"),
+            ("attachments", "conversations"),
+            ("attachments", "users"),
+            ("attachments", "messages"),
         ] {
             assert!(
                 position(referenced) < position(table),
@@ -1085,6 +1256,59 @@ mod tests {
         for table in DIRECTORY_TABLES {
             assert!(is_known_table(table.name));
             assert!(!table.key_positions().is_empty());
+            // Multi-row inserts bind DIRECTORY_ROWS_PER_INSERT rows of at most 12 columns.
+            assert!(table.columns.len() <= 12, "{}", table.name);
+        }
+        // Derived columns are neither backed up nor restored.
+        let messages = DirectoryTable::named("messages").unwrap();
+        assert!(messages.position("row_id").is_none() && messages.position("search").is_none());
+    }
+
+    fn attachment_row(key: &str, sha256: &str, len: i64) -> ExportedRow {
+        ExportedRow(vec![
+            Cell::Text("a1".into()),
+            Cell::Text("c1".into()),
+            Cell::Text("u1".into()),
+            Cell::Text("plan.pdf".into()),
+            Cell::Text("application/pdf".into()),
+            Cell::Integer(len),
+            Cell::Text(sha256.into()),
+            Cell::Text(key.into()),
+            Cell::Integer(1_700_000_000_000),
+            Cell::Null,
+        ])
+    }
+
+    #[test]
+    fn attachment_blobs_are_where_chat_keeps_them() {
+        let table = DirectoryTable::named(ATTACHMENTS).unwrap();
+        let sha256 = "ab".repeat(32);
+        let (id, blob) =
+            attachment_blob(table, &attachment_row("attachments/c1/a1", &sha256, 3)).unwrap();
+        assert_eq!(id.as_str(), "a1");
+        assert_eq!(
+            blob,
+            BlobEntry {
+                key: "attachments/c1/a1".into(),
+                sha256: sha256.clone(),
+                len: 3
+            }
+        );
+        assert_eq!(
+            blob_path(&blob.key).unwrap().as_ref(),
+            "blobs/attachments/c1/a1"
+        );
+        // Elsewhere in the store, under another attachment, with a bad checksum or length.
+        for (key, sha256, len) in [
+            ("documents/notes/snapshots/1.ydoc", sha256.as_str(), 3),
+            ("attachments/c1/a2", sha256.as_str(), 3),
+            ("attachments/c1/a1", "zz", 3),
+            ("attachments/c1/a1", sha256.as_str(), -1),
+        ] {
+            assert!(
+                attachment_blob(table, &attachment_row(key, sha256, len)).is_err(),
+                "{key} {sha256} {len}"
+            );
         }
     }
 

@@ -32,11 +32,12 @@ use object_store::{
 };
 use relais_storage::backup::{BackupError, Progress};
 use relais_storage::{
-    AUDIT_GENESIS, Admin, AppendedRange, AuditEntry, AuditFilter, AuditVerification, Directory,
-    DocumentId, DocumentInfo, Grant, InvitationId, InvitationTarget, Migrations, NewApiToken,
-    NewAuditEntry, NewInvitation, NewUser, PostgresStore, Role, SchemaStatus, Seq, Session,
-    Snapshot, SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate, TokenId,
-    UserKind, audit_hash,
+    AUDIT_GENESIS, Admin, AppendedRange, AttachmentId, AuditEntry, AuditFilter, AuditVerification,
+    Chat, ConversationId, Directory, DocumentId, DocumentInfo, Grant, InvitationId,
+    InvitationTarget, MessageId, Migrations, NewApiToken, NewAttachment, NewAuditEntry,
+    NewConversation, NewInvitation, NewMessage, NewUser, PostgresStore, Role, SchemaStatus, Seq,
+    Session, Snapshot, SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate,
+    TokenId, UserId, UserKind, audit_hash,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
@@ -252,6 +253,8 @@ conformance!(
     restore_refuses_non_empty_targets_and_damaged_backups,
     backup_while_appending_is_consistent,
     backup_without_a_directory_still_restores,
+    backup_without_chat_still_restores,
+    attachments_deleted_during_a_backup_are_left_out,
     large_directory_tables_span_several_files,
     admin_commands_require_a_current_schema,
 );
@@ -1263,6 +1266,290 @@ async fn directory_facts(directory: &dyn Directory) -> String {
     facts.join("\n")
 }
 
+/// What [`fill_chat`] made.
+struct ChatFixture {
+    /// The channel, the private channel, the direct conversation, the document's discussion.
+    conversations: Vec<ConversationId>,
+    /// Anne, Bob, Carol.
+    users: Vec<UserId>,
+    /// The attachment of a live message, the one of a deleted message (gone), and one
+    /// uploaded but never posted.
+    attachments: Vec<AttachmentId>,
+    /// The blobs of the two attachments still there.
+    blobs: Vec<Bytes>,
+    /// The one message about the meeting, which search finds.
+    meeting: MessageId,
+}
+
+fn chat_message(conversation: &ConversationId, author: &UserId, body: &str) -> NewMessage {
+    NewMessage {
+        conversation: conversation.clone(),
+        author: author.clone(),
+        client_id: uuid::Uuid::new_v4().to_string(),
+        body: body.to_owned(),
+        reply_to_seq: None,
+        mentions: Vec::new(),
+        mentions_all: false,
+        attachments: Vec::new(),
+    }
+}
+
+/// Conversations of every kind on top of [`fill_directory`]'s accounts: messages with a
+/// mention, an `@channel`, a reply, an edit, reactions, an attachment, a deleted message (with
+/// an attachment, gone with it), an attachment never posted, members and readers' markers.
+async fn fill_chat(directory: &dyn Directory, chat: &dyn Chat) -> ChatFixture {
+    let users = directory.list_users(None).await.unwrap();
+    let user = |email: &str| {
+        users
+            .iter()
+            .find(|user| user.email == email)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (anne, bob, carol) = (
+        user("anne@example.org"),
+        user("bob@partner.example"),
+        user("carol@example.org"),
+    );
+    let workspace = directory.list_workspaces().await.unwrap()[0].id.clone();
+    let general = chat
+        .create_conversation(NewConversation::Channel {
+            workspace: workspace.clone(),
+            name: "général".into(),
+            private: false,
+            created_by: anne.clone(),
+        })
+        .await
+        .unwrap()
+        .id;
+    let office = chat
+        .create_conversation(NewConversation::Channel {
+            workspace: workspace.clone(),
+            name: "bureau".into(),
+            private: true,
+            created_by: anne.clone(),
+        })
+        .await
+        .unwrap()
+        .id;
+    chat.add_conversation_member(&office, &bob).await.unwrap();
+    let direct = chat
+        .create_conversation(NewConversation::Direct {
+            participants: vec![bob.clone(), anne.clone()],
+            created_by: anne.clone(),
+        })
+        .await
+        .unwrap()
+        .id;
+    let discussion = chat
+        .create_conversation(NewConversation::Document {
+            document: id("PLUi 2027/compte rendu réunion"),
+            workspace: Some(workspace),
+        })
+        .await
+        .unwrap()
+        .id;
+    let upload = |conversation: &ConversationId, uploader: &UserId, bytes: &'static [u8]| {
+        chat.put_attachment(
+            NewAttachment {
+                conversation: conversation.clone(),
+                uploaded_by: uploader.clone(),
+                file_name: "compte rendu « final ».pdf".into(),
+                content_type: "application/pdf".into(),
+            },
+            Bytes::from_static(bytes),
+        )
+    };
+
+    let meeting = chat
+        .post_message(NewMessage {
+            mentions: vec![bob.clone()],
+            ..chat_message(
+                &general,
+                &anne,
+                "La réunion du conseil est déplacée à jeudi « 14 h »\n\"salle B\"",
+            )
+        })
+        .await
+        .unwrap()
+        .message;
+    let minutes = upload(&general, &bob, b"%PDF-1.7 minutes\0\xff")
+        .await
+        .unwrap();
+    chat.post_message(NewMessage {
+        reply_to_seq: Some(meeting.seq),
+        attachments: vec![minutes.id.clone()],
+        ..chat_message(&general, &bob, "Voici le compte rendu")
+    })
+    .await
+    .unwrap();
+    let draft = upload(&general, &anne, b"draft").await.unwrap();
+    let deleted = chat
+        .post_message(NewMessage {
+            attachments: vec![draft.id.clone()],
+            ..chat_message(&general, &anne, "brouillon à effacer")
+        })
+        .await
+        .unwrap()
+        .message;
+    chat.delete_message(&general, deleted.seq)
+        .await
+        .unwrap()
+        .unwrap();
+    let thanks = chat
+        .post_message(NewMessage {
+            mentions_all: true,
+            ..chat_message(&general, &anne, "@channel merci")
+        })
+        .await
+        .unwrap()
+        .message;
+    chat.edit_message(&general, thanks.seq, "@channel merci, séance levée")
+        .await
+        .unwrap()
+        .unwrap();
+    let unposted = upload(&general, &anne, b"never posted").await.unwrap();
+    chat.add_reaction(&general, meeting.seq, &bob, "👍")
+        .await
+        .unwrap();
+    chat.add_reaction(&general, meeting.seq + 1, &anne, "🎉")
+        .await
+        .unwrap();
+    chat.add_reaction(&general, meeting.seq + 1, &bob, "🎉")
+        .await
+        .unwrap();
+    chat.post_message(chat_message(&office, &bob, "Ordre du jour ?"))
+        .await
+        .unwrap();
+    chat.post_message(chat_message(&direct, &bob, "Bonjour Anne"))
+        .await
+        .unwrap();
+    chat.post_message(chat_message(&discussion, &anne, "Relire la section 2"))
+        .await
+        .unwrap();
+    chat.mark_read(&general, &bob, 2).await.unwrap();
+    chat.mark_read(&general, &anne, 4).await.unwrap();
+    chat.mark_read(&direct, &anne, 1).await.unwrap();
+    chat.mark_read(&discussion, &carol, 1).await.unwrap();
+    ChatFixture {
+        conversations: vec![general, office, direct, discussion],
+        users: vec![anne, bob, carol],
+        attachments: vec![minutes.id, draft.id, unposted.id],
+        blobs: vec![
+            Bytes::from_static(b"%PDF-1.7 minutes\0\xff"),
+            Bytes::from_static(b"never posted"),
+        ],
+        meeting: meeting.id,
+    }
+}
+
+/// Everything the chat API says about what [`fill_chat`] wrote, for comparing a restored
+/// store with its source.
+async fn chat_facts(directory: &dyn Directory, chat: &dyn Chat, fixture: &ChatFixture) -> String {
+    let mut facts = Vec::new();
+    for workspace in directory.list_workspaces().await.unwrap() {
+        facts.push(format!(
+            "{:?}",
+            chat.workspace_channels(&workspace.id).await.unwrap()
+        ));
+    }
+    facts.push(format!(
+        "{:?}",
+        chat.document_conversation(&id("PLUi 2027/compte rendu réunion"))
+            .await
+            .unwrap()
+    ));
+    for conversation in &fixture.conversations {
+        facts.push(format!(
+            "{:?}",
+            chat.conversation(conversation).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            chat.conversation_members(conversation).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            chat.read_markers(conversation).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            chat.messages_after(conversation, 0, 0).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            chat.reactions(conversation, 1, 1_000).await.unwrap()
+        ));
+    }
+    for user in &fixture.users {
+        facts.push(format!(
+            "{:?}",
+            chat.direct_conversations_of(user).await.unwrap()
+        ));
+        facts.push(format!(
+            "{:?}",
+            chat.conversation_states(user, &fixture.conversations)
+                .await
+                .unwrap()
+        ));
+    }
+    for attachment in &fixture.attachments {
+        let stored = chat.attachment(attachment).await.unwrap();
+        facts.push(format!("{stored:?}"));
+        if let Some(stored) = stored {
+            facts.push(format!(
+                "{:?}",
+                chat.attachment_bytes(&stored).await.unwrap()
+            ));
+        }
+    }
+    facts.join("\n")
+}
+
+/// Checks what chat holds after a restore beyond [`chat_facts`]: search works (the index was
+/// rebuilt), blobs come back byte for byte, and conversations go on where they stopped.
+async fn check_restored_chat(chat: &dyn Chat, fixture: &ChatFixture) {
+    let found = |query: &'static str| async move {
+        chat.search_messages(&fixture.conversations, query, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|message| message.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found("reunion deplacee").await,
+        std::slice::from_ref(&fixture.meeting)
+    );
+    assert!(
+        found("brouillon").await.is_empty(),
+        "deleted bodies are gone"
+    );
+    assert_eq!(found("levee").await.len(), 1, "edited bodies are found");
+    let minutes = chat
+        .attachment(&fixture.attachments[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chat.attachment_bytes(&minutes).await.unwrap(),
+        fixture.blobs[0]
+    );
+    assert_eq!(
+        chat.attachment(&fixture.attachments[1]).await.unwrap(),
+        None
+    );
+    let general = &fixture.conversations[0];
+    let next = chat
+        .post_message(chat_message(general, &fixture.users[1], "Nouvelle réunion"))
+        .await
+        .unwrap();
+    assert!(next.created);
+    assert_eq!(next.message.seq, 5);
+    assert_eq!(found("reunion").await.len(), 2);
+}
+
 /// Every file under `dir`, as (path relative to `dir`, contents), sorted.
 fn files_under(dir: &FsPath) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &FsPath, dir: &FsPath, found: &mut Vec<(String, Vec<u8>)>) {
@@ -1291,6 +1578,8 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     assert_eq!(source.list_documents().await.unwrap(), documents);
     fill_directory(source.directory()).await;
     let facts = directory_facts(source.directory()).await;
+    let chat = fill_chat(source.directory(), source.chat()).await;
+    let source_chat_facts = chat_facts(source.directory(), source.chat(), &chat).await;
     let audit = source.directory().verify_audit().await.unwrap();
     assert_eq!(
         audit,
@@ -1309,7 +1598,9 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     );
     let last = *seen.lock().unwrap().last().unwrap();
     assert_eq!((last.documents_done, last.documents_total), (4, 4));
-    assert_eq!((last.blobs_done, last.blobs_total), (4, 4));
+    assert_eq!(summary.attachments, 2);
+    // Snapshots and attachments.
+    assert_eq!((last.blobs_done, last.blobs_total), (6, 6));
     assert_eq!(last.bytes_done, summary.bytes);
     let backup_files = files_under(&harness.temp.path().join("backup"));
     let manifest: serde_json::Value = serde_json::from_slice(
@@ -1322,8 +1613,22 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     .unwrap();
     assert_eq!(manifest["format"], "relais-backup");
     assert_eq!(manifest["format_version"], 1);
-    // The manifest, 4 document files, 4 blobs, and one file per directory table.
-    assert_eq!(backup_files.len(), 1 + 4 + 4 + 11, "{backup_files:?}");
+    // The manifest, 4 document files, 4 snapshot and 2 attachment blobs, and one file per
+    // directory and chat table.
+    assert_eq!(
+        backup_files.len(),
+        1 + 4 + 4 + 2 + 11 + 6,
+        "{backup_files:?}"
+    );
+    for attachment in &chat.attachments {
+        let blob = format!("blobs/attachments/{}/{attachment}", chat.conversations[0]);
+        let stored = backup_files.iter().find(|(path, _)| *path == blob);
+        if attachment == &chat.attachments[1] {
+            assert!(stored.is_none(), "deleted with its message");
+        } else {
+            assert!(stored.is_some(), "{blob}");
+        }
+    }
     let tables: Vec<&str> = manifest["tables"]
         .as_array()
         .unwrap()
@@ -1346,7 +1651,13 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             "sessions",
             "api_tokens",
             "access_epoch",
-            "audit_log"
+            "audit_log",
+            "conversations",
+            "conversation_members",
+            "messages",
+            "message_mentions",
+            "message_reactions",
+            "attachments"
         ]
     );
     let directory_rows: Vec<(&str, u64)> = manifest["directory"]
@@ -1373,10 +1684,16 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             ("sessions", 2),
             ("api_tokens", 2),
             ("access_epoch", 1),
-            ("audit_log", 3)
+            ("audit_log", 3),
+            ("conversations", 4),
+            ("conversation_members", 7),
+            ("messages", 7),
+            ("message_mentions", 1),
+            ("message_reactions", 3),
+            ("attachments", 2)
         ]
     );
-    assert_eq!(summary.directory_rows, 20);
+    assert_eq!(summary.directory_rows, 20 + 24);
     // Each row is a JSON object with the columns as fields, values as stored.
     let users = &backup_files
         .iter()
@@ -1408,6 +1725,36 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
         user("anne@example.org")["disabled_at_ms"],
         serde_json::Value::Null
     );
+    // Messages by conversation then seq, without the columns the database derives.
+    let messages = &backup_files
+        .iter()
+        .find(|(path, _)| path == "directory/messages/00000000.jsonl")
+        .unwrap()
+        .1;
+    let messages: Vec<serde_json::Value> = messages
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    let keys: Vec<(&str, i64)> = messages
+        .iter()
+        .map(|message| {
+            (
+                message["conversation_id"].as_str().unwrap(),
+                message["seq"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(keys.is_sorted(), "{keys:?}");
+    for message in &messages {
+        let object = message.as_object().unwrap();
+        assert!(!object.contains_key("row_id") && !object.contains_key("search"));
+    }
+    let deleted = messages
+        .iter()
+        .find(|message| message["deleted_at_ms"].is_i64())
+        .unwrap();
+    assert_eq!(deleted["body"], "");
     let directory_files = |files: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
         files
             .iter()
@@ -1424,7 +1771,8 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             .unwrap();
         let restore_summary = restored.restore(&url, &|_| {}).await.unwrap();
         assert_eq!(restore_summary.documents, 4);
-        assert_eq!(restore_summary.directory_rows, 20);
+        assert_eq!(restore_summary.directory_rows, 20 + 24);
+        assert_eq!(restore_summary.attachments, 2);
         assert_eq!(restore_summary.bytes, summary.bytes);
         assert_eq!(restored.list_documents().await.unwrap(), documents);
         // The directory, value for value: the same answers from the API, and an audit chain
@@ -1436,6 +1784,13 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             harness.backend
         );
         assert_eq!(restored.directory().verify_audit().await.unwrap(), audit);
+        // Chat too: the same answers, attachments byte for byte.
+        assert_eq!(
+            chat_facts(restored.directory(), restored.chat(), &chat).await,
+            source_chat_facts,
+            "chat restored from {:?} into {target_backend:?}",
+            harness.backend
+        );
         // Every row and column, through the other backend too: backing the restored store up
         // gives the same directory files, byte for byte.
         let directory_again = target.backup_url("directory-again");
@@ -1470,6 +1825,8 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
                 strip(backup_files.clone())
             );
         }
+        // Search finds restored messages, and conversations go on where they stopped.
+        check_restored_chat(restored.chat(), &chat).await;
         // The restored journal goes on where it stopped, and so does the restored log.
         let next = restored
             .directory()
@@ -1520,6 +1877,7 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
         .await
         .unwrap();
     fill_directory(source.directory()).await;
+    fill_chat(source.directory(), source.chat()).await;
     let url = harness.backup_url("backup");
     source.backup(&url, &|_| {}).await.unwrap();
 
@@ -1549,7 +1907,7 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     );
     std::fs::remove_file(target.objects_dir().join("stray")).unwrap();
 
-    // ... or only directory rows.
+    // ... or only directory and chat rows.
     let other_target = Harness::new(harness.backend).await;
     let accounts_only = Admin::open(&other_target.config(), Migrations::Create)
         .await
@@ -1558,6 +1916,25 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     let error = accounts_only.restore(&url, &|_| {}).await.unwrap_err();
     assert!(
         matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("3 in users") && what.contains("3 in audit_log")),
+        "{error:?}"
+    );
+    accounts_only
+        .chat()
+        .create_conversation(NewConversation::Channel {
+            workspace: accounts_only.directory().list_workspaces().await.unwrap()[0]
+                .id
+                .clone(),
+            name: "général".into(),
+            private: false,
+            created_by: accounts_only.directory().list_users(None).await.unwrap()[0]
+                .id
+                .clone(),
+        })
+        .await
+        .unwrap();
+    let error = accounts_only.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("1 in conversations")),
         "{error:?}"
     );
     accounts_only.close().await;
@@ -1610,18 +1987,22 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     );
     std::fs::write(&manifest_file, &original).unwrap();
     assert_eq!(restored.contents().await.unwrap(), None);
-    let blob = files_under(&backup_dir)
-        .into_iter()
-        .find(|(path, _)| path.starts_with("blobs/"))
-        .unwrap()
-        .0;
-    std::fs::remove_file(backup_dir.join(&blob)).unwrap();
-    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
-    assert!(
-        matches!(&error, BackupError::Invalid(why) if why.contains("missing")),
-        "{error:?}"
-    );
-    assert_eq!(restored.contents().await.unwrap(), None);
+    // A missing blob, an attachment's or a snapshot's, is found before anything is written.
+    for prefix in ["blobs/attachments/", "blobs/documents/"] {
+        let (blob, original) = files_under(&backup_dir)
+            .into_iter()
+            .find(|(path, _)| path.starts_with(prefix))
+            .unwrap();
+        std::fs::remove_file(backup_dir.join(&blob)).unwrap();
+        let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+        assert!(
+            matches!(&error, BackupError::Invalid(why) if why.contains("missing") && why.contains(prefix)),
+            "{error:?}"
+        );
+        assert_eq!(restored.contents().await.unwrap(), None);
+        std::fs::write(backup_dir.join(&blob), original).unwrap();
+    }
+    restored.restore(&url, &|_| {}).await.unwrap();
 
     restored.close().await;
     target.cleanup().await;
@@ -1757,6 +2138,226 @@ async fn backup_without_a_directory_still_restores(harness: Arc<Harness>) {
             entries: 0,
             first_broken: None
         }
+    );
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
+
+/// A backup written before chat was backed up (directory files, but no chat table in `tables`
+/// and `directory`, no attachment blob) restores its documents and directory, with no chat.
+async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
+    const CHAT_TABLES: [&str; 6] = [
+        "conversations",
+        "conversation_members",
+        "messages",
+        "message_mentions",
+        "message_reactions",
+        "attachments",
+    ];
+    let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    fill_directory(source.directory()).await;
+    let facts = directory_facts(source.directory()).await;
+    let chat = fill_chat(source.directory(), source.chat()).await;
+    let url = harness.backup_url("backup");
+    source.backup(&url, &|_| {}).await.unwrap();
+
+    // Make it the backup the previous relais wrote.
+    let backup_dir = harness.temp.path().join("backup");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup_dir.join("manifest.json")).unwrap()).unwrap();
+    let mut removed_bytes = 0;
+    for table in CHAT_TABLES {
+        std::fs::remove_dir_all(backup_dir.join("directory").join(table)).unwrap();
+    }
+    std::fs::remove_dir_all(backup_dir.join("blobs/attachments")).unwrap();
+    manifest["tables"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|table| !CHAT_TABLES.contains(&table.as_str().unwrap()));
+    manifest["directory"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|entry| {
+            let chat = CHAT_TABLES.contains(&entry["table"].as_str().unwrap());
+            if chat {
+                for file in entry["files"].as_array().unwrap() {
+                    removed_bytes += file["len"].as_u64().unwrap();
+                }
+            }
+            !chat
+        });
+    manifest["blobs"].as_array_mut().unwrap().retain(|blob| {
+        let attachment = blob["key"].as_str().unwrap().starts_with("attachments/");
+        if attachment {
+            removed_bytes += blob["len"].as_u64().unwrap();
+        }
+        !attachment
+    });
+    manifest["counts"]["bytes"] =
+        (manifest["counts"]["bytes"].as_u64().unwrap() - removed_bytes).into();
+    std::fs::write(
+        backup_dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+
+    let target = Harness::new(other(harness.backend)).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    let summary = restored.restore(&url, &|_| {}).await.unwrap();
+    assert_eq!(
+        (
+            summary.documents,
+            summary.directory_rows,
+            summary.attachments
+        ),
+        (4, 20, 0)
+    );
+    assert_eq!(restored.list_documents().await.unwrap(), documents);
+    assert_eq!(directory_facts(restored.directory()).await, facts);
+    let workspace = restored.directory().list_workspaces().await.unwrap()[0]
+        .id
+        .clone();
+    assert!(
+        restored
+            .chat()
+            .workspace_channels(&workspace)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for conversation in &chat.conversations {
+        assert_eq!(
+            restored.chat().conversation(conversation).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        target
+            .blob_files()
+            .iter()
+            .all(|path| !path.display().to_string().contains("attachments")),
+        "{:?}",
+        target.blob_files()
+    );
+    // Chat starts afresh.
+    let general = restored
+        .chat()
+        .create_conversation(NewConversation::Channel {
+            workspace,
+            name: "général".into(),
+            private: false,
+            created_by: chat.users[0].clone(),
+        })
+        .await
+        .unwrap();
+    let posted = restored
+        .chat()
+        .post_message(chat_message(&general.id, &chat.users[0], "Bonjour"))
+        .await
+        .unwrap();
+    assert_eq!(posted.message.seq, 1);
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
+
+/// A message deleted while a backup runs takes its attachment's blob with it: the backup,
+/// whose rows still show the attachment, leaves it out instead of failing, and restores.
+async fn attachments_deleted_during_a_backup_are_left_out(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    fill_directory(source.directory()).await;
+    let chat = fill_chat(source.directory(), source.chat()).await;
+    let general = chat.conversations[0].clone();
+
+    // Another process deletes the message with the minutes (seq 2) once the backup's read
+    // transaction has begun: at its first progress report. It runs on its own thread and
+    // runtime, since the report blocks the backup's thread until the deletion is done.
+    let (start, started) = std::sync::mpsc::channel::<()>();
+    let (finished, done) = std::sync::mpsc::channel::<()>();
+    let deleter = {
+        let config = harness.config();
+        let general = general.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let other = Admin::open(&config, Migrations::Require).await.unwrap();
+                started.recv().unwrap();
+                other
+                    .chat()
+                    .delete_message(&general, 2)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                other.close().await;
+            });
+            finished.send(()).unwrap();
+        })
+    };
+    let done = std::sync::Mutex::new(done);
+    let once = std::sync::Once::new();
+    let progress = |_: &Progress| {
+        once.call_once(|| {
+            start.send(()).unwrap();
+            done.lock().unwrap().recv().unwrap();
+        });
+    };
+    let url = harness.backup_url("backup");
+    let summary = source.backup(&url, &progress).await.unwrap();
+    deleter.join().unwrap();
+    assert_eq!(summary.attachments, 1, "only the attachment never posted");
+    assert_eq!(
+        source
+            .chat()
+            .attachment(&chat.attachments[0])
+            .await
+            .unwrap(),
+        None
+    );
+
+    let target = Harness::new(harness.backend).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    let restored_summary = restored.restore(&url, &|_| {}).await.unwrap();
+    assert_eq!(restored_summary.attachments, 1);
+    // The message as the read transaction saw it, without the attachment deleted since.
+    let message = restored.chat().message(&general, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (message.body.as_str(), message.attachments.len()),
+        ("Voici le compte rendu", 0)
+    );
+    assert_eq!(
+        restored
+            .chat()
+            .attachment(&chat.attachments[0])
+            .await
+            .unwrap(),
+        None
+    );
+    let unposted = restored
+        .chat()
+        .attachment(&chat.attachments[2])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        restored.chat().attachment_bytes(&unposted).await.unwrap(),
+        chat.blobs[1]
     );
     restored.close().await;
     target.cleanup().await;
