@@ -31,6 +31,10 @@ pub struct Metrics {
     /// From a commit on another node to its application here.
     pub bus_lag_seconds: Histogram,
     pub bus_dropped: Gauge,
+    pub chat_connections: Gauge,
+    pub chat_messages: Counter,
+    /// From a message's commit to its delivery to the connections of this node.
+    pub chat_delivery_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -60,6 +64,9 @@ impl Metrics {
             bus_catch_ups: Counter::default(),
             bus_lag_seconds: latency(),
             bus_dropped: Gauge::default(),
+            chat_connections: Gauge::default(),
+            chat_messages: Counter::default(),
+            chat_delivery_seconds: latency(),
         };
         let mut metrics = metrics;
         let registry = &mut metrics.registry;
@@ -78,6 +85,9 @@ impl Metrics {
         registry.register("bus_events_received", "Events received from other nodes", metrics.bus_events_received.clone());
         registry.register("bus_catch_ups", "Gaps filled from the store", metrics.bus_catch_ups.clone());
         registry.register("bus_lag_seconds", "From a commit on another node to its application here", metrics.bus_lag_seconds.clone());
+        registry.register("chat_connections", "Open chat websockets", metrics.chat_connections.clone());
+        registry.register("chat_messages", "Chat messages committed by this node", metrics.chat_messages.clone());
+        registry.register("chat_delivery_seconds", "From a chat message's commit to its delivery on this node", metrics.chat_delivery_seconds.clone());
         registry.register("bus_dropped", "Events not published because the bus queue was full", metrics.bus_dropped.clone());
         metrics
     }

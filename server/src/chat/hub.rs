@@ -68,6 +68,9 @@ struct BusChat {
     seq: Option<i64>,
     /// Set for notifications to users rather than to a conversation's subscribers.
     users: Vec<String>,
+    /// Committed messages: when, for the delivery-delay histogram.
+    #[serde(default)]
+    committed_at_ms: Option<i64>,
     json: String,
 }
 
@@ -83,7 +86,7 @@ enum Command {
     Disconnect { connection: u64 },
     Subscribe { connection: u64, conversation: ConversationId, after_seq: i64 },
     Unsubscribe { connection: u64, conversation: ConversationId },
-    Message { conversation: ConversationId, seq: i64, json: Arc<str> },
+    Message { conversation: ConversationId, seq: i64, json: Arc<str>, committed_at_ms: i64 },
     Event { conversation: ConversationId, json: Arc<str> },
     Notify { users: Vec<UserId>, json: Arc<str> },
 }
@@ -125,14 +128,15 @@ impl ChatHub {
     /// A committed message: delivered here and published to the other nodes.
     pub async fn message(&self, conversation: &ConversationId, seq: i64, view: &MessageView) {
         let json = ServerEvent::Message { message: view.clone() }.to_json();
-        self.publish(Some(conversation), Some(seq), &[], &json);
-        let _ = self.sender.send(Command::Message { conversation: conversation.clone(), seq, json }).await;
+        self.publish(Some(conversation), Some(seq), &[], &json, Some(view.created_at_ms));
+        let committed_at_ms = view.created_at_ms;
+        let _ = self.sender.send(Command::Message { conversation: conversation.clone(), seq, json, committed_at_ms }).await;
     }
 
     /// An ephemeral event for a conversation's subscribers, here and on other nodes.
     pub async fn event(&self, conversation: &ConversationId, event: &ServerEvent) {
         let json = event.to_json();
-        self.publish(Some(conversation), None, &[], &json);
+        self.publish(Some(conversation), None, &[], &json, None);
         let _ = self.sender.send(Command::Event { conversation: conversation.clone(), json }).await;
     }
 
@@ -144,17 +148,18 @@ impl ChatHub {
             return;
         }
         let json = ServerEvent::Mention { message: view.clone() }.to_json();
-        self.publish(None, None, &users, &json);
+        self.publish(None, None, &users, &json, None);
         let _ = self.sender.send(Command::Notify { users, json }).await;
     }
 
-    fn publish(&self, conversation: Option<&ConversationId>, seq: Option<i64>, users: &[UserId], json: &Arc<str>) {
+    fn publish(&self, conversation: Option<&ConversationId>, seq: Option<i64>, users: &[UserId], json: &Arc<str>, committed_at_ms: Option<i64>) {
         let Some(bus) = &self.bus else { return };
         let payload = BusChat {
             node: bus.node(),
             conversation: conversation.map(ToString::to_string),
             seq,
             users: users.iter().map(ToString::to_string).collect(),
+            committed_at_ms,
             json: json.to_string(),
         };
         if let Ok(bytes) = serde_json::to_vec(&payload) {
@@ -238,7 +243,11 @@ impl Hub {
                 }
                 self.drop_subscriber(&conversation, connection);
             }
-            Command::Message { conversation, seq, json } => self.deliver(conversation, seq, json).await,
+            Command::Message { conversation, seq, json, committed_at_ms } => {
+                self.deliver(conversation, seq, json).await;
+                let delay_ms = crate::auth::now_ms().saturating_sub(committed_at_ms).max(0);
+                self.state.hub.metrics().chat_delivery_seconds.observe(delay_ms as f64 / 1000.0);
+            }
             Command::Event { conversation, json } => {
                 let targets: Vec<u64> = self.subscribers.get(&conversation).map(|s| s.keys().copied().collect()).unwrap_or_default();
                 for connection in targets {
@@ -393,7 +402,7 @@ fn from_bus(payload: &Bytes, node: Option<u64>) -> Option<Command> {
     }
     let conversation = ConversationId::parse(event.conversation.as_deref()?)?;
     Some(match event.seq {
-        Some(seq) => Command::Message { conversation, seq, json },
+        Some(seq) => Command::Message { conversation, seq, json, committed_at_ms: event.committed_at_ms.unwrap_or_else(crate::auth::now_ms) },
         None => Command::Event { conversation, json },
     })
 }

@@ -357,6 +357,7 @@ pub async fn post(state: &AppState, user: &User, conversation: &Conversation, ac
         .await?;
     let view = view(state, &posted.message).await?;
     if posted.created {
+        state.hub.metrics().chat_messages.inc();
         state
             .audit
             .record(

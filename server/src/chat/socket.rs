@@ -105,6 +105,7 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
     let (outbox, mut outbox_receiver) = mpsc::channel::<Arc<str>>(OUTBOX);
     let kick = CancellationToken::new();
     state.chat_hub.connect(connection, user.id.clone(), outbox.clone(), kick.clone()).await;
+    state.hub.metrics().chat_connections.inc();
     let mut epochs = state.access.epochs();
     let shutdown = state.hub.shutdown_token().clone();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -160,6 +161,7 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
     };
     session.presence(PresenceStatus::Away).await;
     state.chat_hub.disconnect(connection).await;
+    state.hub.metrics().chat_connections.dec();
     if let Some((code, reason)) = close {
         debug!(code, reason = %reason, "closing chat client");
         let mut reason = reason;
