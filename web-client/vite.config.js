@@ -1,6 +1,6 @@
 import { defineConfig } from 'vite'
 
-// `npm run dev` serves the page and forwards /yjs (websockets) and /api to a local
+// `npm run dev` serves the page and forwards /yjs and /chat (websockets) and /api to a local
 // Relais, by default the one `relais serve` starts on 127.0.0.1:8080.
 const relais = process.env.RELAIS_URL ?? 'http://127.0.0.1:8080'
 
@@ -10,6 +10,6 @@ export default defineConfig({
   build: { outDir: 'dist', emptyOutDir: true },
   server: {
     // The Host header is kept, so that Relais sees the page's own origin.
-    proxy: { '/yjs': { target: relais, ws: true }, '/api': { target: relais } }
+    proxy: { '/yjs': { target: relais, ws: true }, '/chat': { target: relais, ws: true }, '/api': { target: relais } }
   }
 })

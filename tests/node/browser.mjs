@@ -8,7 +8,14 @@
 //   other's text and presence;
 // - Claire accepts the invitation link (creating her external account), opens the document,
 //   gets the "Lecture seule" banner and a read-only text area, sees later edits, and appears as
-//   "(externe)"; once Anne removes her, she is told "Accès retiré ou refusé";
+//   "(externe)";
+// - in the document's discussion panel, Anne sends Markdown with an HTML injection attempt:
+//   Bruno sees her typing, then the message live with the bold rendered, no <img> and nothing
+//   run; Bruno answers on two lines (Shift+Enter) and Anne sees it and reacts with 👍; Claire
+//   has an unread badge, sees both messages, and her composer is disabled;
+// - once Anne removes Claire, she is told "Accès retiré ou refusé" and loses the discussion;
+// - Anne creates a channel in the "Messages" view and mentions Bruno, who follows the mention
+//   badges from the home screen to the message;
 // - Bruno signs out in another tab, and his document's tab goes back to the sign-in form.
 // Usage: node browser.mjs --url http://127.0.0.1:PORT --people JSON
 //   JSON: {"anne":{"email","password"},"bruno":{"email","password","id"}}
@@ -27,6 +34,8 @@ const browser = await chromium.launch({
 })
 const timeout = 15_000
 const step = (what) => console.error(`[browser] ${what}`)
+// Uncaught exceptions in any page fail the run.
+const pageErrors = []
 
 // Separate contexts: tabs of one profile share cookies and could sync through
 // BroadcastChannel, which would hide a server bug.
@@ -34,7 +43,10 @@ const newPage = async () => {
   const context = await browser.newContext({ locale: 'fr-FR' })
   context.setDefaultTimeout(timeout)
   const page = await context.newPage()
-  page.on('pageerror', (error) => console.error(`[page error] ${error}`))
+  page.on('pageerror', (error) => {
+    console.error(`[page error] ${error}`)
+    pageErrors.push(String(error))
+  })
   return page
 }
 
@@ -45,6 +57,23 @@ const peopleInclude = (page, name) =>
   page.waitForFunction((n) => [...document.querySelectorAll('#people li')].some((li) => li.textContent.includes(n)), name, { timeout })
 
 const connected = (page) => page.waitForSelector('#status[data-state="connected"]', { timeout })
+
+// The document's discussion panel: opened with its button, followed live once subscribed.
+const chatPanel = (page) => page.locator('#chat-panel')
+const openDiscussion = async (page) => {
+  await page.getByRole('button', { name: /^Discussion/ }).click()
+  await chatPanel(page).locator('.chat[data-live="true"] .chat-log[role="log"][aria-live="polite"]').waitFor()
+}
+// The committed messages of the panel, as { author, text, time } in order.
+const chatMessages = (page) => page.locator('#chat-panel li.chat-message[data-seq]').evaluateAll((items) =>
+  items.map((li) => ({
+    author: li.querySelector('.chat-author')?.textContent,
+    text: li.querySelector('.chat-body')?.textContent,
+    time: li.querySelector('time')?.textContent
+  })))
+const chatHasMessage = (page, text) =>
+  page.waitForFunction((t) => [...document.querySelectorAll('#chat-panel li.chat-message[data-seq] .chat-body')]
+    .some((body) => body.textContent.includes(t)), text, { timeout })
 
 const signIn = async (page, who) => {
   await page.goto(`${args.url}/`)
@@ -153,23 +182,105 @@ try {
   await editorHas(claire, final)
   await editorHas(anne, final)
 
+  // ---- The document's discussion --------------------------------------------------------
+  step('anne and bruno open the discussion')
+  await Promise.all([openDiscussion(anne), openDiscussion(bruno)])
+  const attack = 'Budget en **gras** <img src=x onerror="window.__pwned=1">'
+  const anneComposer = chatPanel(anne).getByLabel('Votre message')
+  await anneComposer.click()
+  await anne.keyboard.type(attack)
+  await bruno.waitForFunction(() => document.querySelector('#chat-panel .chat-typing')?.textContent === 'Anne Martin écrit…', null, { timeout })
+  await anneComposer.press('Enter')
+  step('bruno sees the message, rendered safely')
+  await bruno.waitForFunction(() => [...document.querySelectorAll('#chat-panel li.chat-message[data-seq] .chat-body strong')]
+    .some((strong) => strong.textContent === 'gras'), null, { timeout })
+  const seenByBruno = await bruno.evaluate(() => ({
+    images: document.querySelectorAll('#chat-panel img').length,
+    pwned: window.__pwned,
+    typing: document.querySelector('#chat-panel .chat-typing').textContent
+  }))
+  if (seenByBruno.images !== 0) throw new Error('an <img> element reached the chat panel')
+  if (seenByBruno.pwned !== undefined) throw new Error('script from a message ran')
+  if (seenByBruno.typing !== '') throw new Error(`still typing: ${seenByBruno.typing}`)
+  const [first] = await chatMessages(bruno)
+  if (first?.author !== 'Anne Martin' || !first.text.includes('<img src=x onerror=') || !/^\d{2}:\d{2}$/.test(first.time ?? '')) {
+    throw new Error(`bruno sees ${JSON.stringify(first)}`)
+  }
+  // Anne's own copy is no longer pending once committed.
+  await anne.waitForFunction(() => document.querySelector('#chat-panel .chat-pending') === null &&
+    document.querySelector('#chat-panel li.chat-message[data-seq] strong')?.textContent === 'gras', null, { timeout })
+
+  step('bruno answers on two lines, anne reacts')
+  await chatPanel(bruno).getByLabel('Votre message').click()
+  await bruno.keyboard.type('Bien reçu.')
+  await bruno.keyboard.press('Shift+Enter')
+  await bruno.keyboard.type('Je relis ce soir.')
+  await bruno.keyboard.press('Enter')
+  await chatHasMessage(anne, 'Je relis ce soir.')
+  const seenByAnne = await chatMessages(anne)
+  if (seenByAnne.length !== 2 || seenByAnne[1].author !== 'Bruno Petit' || seenByAnne[1].text.trim() !== 'Bien reçu.\nJe relis ce soir.') {
+    throw new Error(`anne sees ${JSON.stringify(seenByAnne)}`)
+  }
+  await chatPanel(anne).locator('li.chat-message[data-seq]', { hasText: 'Je relis ce soir.' })
+    .getByRole('button', { name: 'Réagir avec 👍' }).click()
+  await chatPanel(bruno).getByRole('button', { name: /^Réaction 👍 : 1 personne\./ }).waitFor()
+
+  step('claire reads the discussion but cannot write')
+  await claire.getByRole('button', { name: /^Discussion.*\(2 non lus\)/ }).waitFor()
+  await openDiscussion(claire)
+  await chatHasMessage(claire, 'Je relis ce soir.')
+  const seenByClaire = await chatMessages(claire)
+  if (seenByClaire.map((m) => m.author).join(', ') !== 'Anne Martin, Bruno Petit') throw new Error(`claire sees ${JSON.stringify(seenByClaire)}`)
+  if (!(await chatPanel(claire).getByLabel('Votre message').isDisabled())) throw new Error('the reader can write in the discussion')
+  if (!(await chatPanel(claire).getByRole('button', { name: 'Envoyer' }).isDisabled())) throw new Error('the reader has an active "Envoyer" button')
+  await chatPanel(claire).getByText('Vous pouvez lire cette discussion mais pas y écrire.').waitFor()
+  if (await claire.locator('#chat-badge').isVisible()) throw new Error('the unread badge stays once the panel is open')
+  for (const page of [anne, bruno, claire]) {
+    const leaked = await page.evaluate(() => ({ pwned: window.__pwned, images: document.querySelectorAll('#chat-panel img').length }))
+    if (leaked.pwned !== undefined || leaked.images !== 0) throw new Error(`a message injected HTML: ${JSON.stringify(leaked)}`)
+  }
+
   step('anne removes claire')
   const claireId = (await apiAs(claire)).session.user.id
   await anneApi.send('DELETE', `/api/workspaces/${workspace.id}/members/${claireId}`)
   await claire.waitForSelector('#status[data-state="denied"]', { timeout })
   const notice = await claire.locator('#notice').textContent()
   if (!notice.includes('Accès retiré ou refusé')) throw new Error(`notice after removal: ${notice}`)
+  await chatPanel(claire).getByText('Vous n’avez plus accès à cette discussion.').waitFor()
 
   // Signing out in another tab revokes the session: the document's tab is closed with 4403,
   // finds the session gone and shows the sign-in form.
-  step('bruno signs out in another tab')
+  // ---- The Messages view -------------------------------------------------------------------
+  step('anne creates a channel from the messages view and mentions bruno')
+  const anneText = await anne.locator('#editor').inputValue()
+  await anne.goto(`${args.url}/`)
+  await anne.getByRole('link', { name: /^Messages/ }).click()
+  await anne.getByRole('heading', { name: 'Messages', level: 2 }).waitFor()
+  await anne.getByRole('link', { name: /^Discussion : Ordre du jour/ }).waitFor()
+  await anne.getByText('Nouveau canal').click()
+  await anne.getByLabel('Nom du canal').fill('Bureau')
+  await anne.getByRole('button', { name: 'Créer le canal' }).click()
+  const anneChannel = anne.locator('#conversation-pane')
+  await anneChannel.locator('.chat[data-live="true"]').waitFor()
+  await anneChannel.getByLabel('Votre message').fill('Réunion jeudi, @bruno.petit ?')
+  await anneChannel.getByLabel('Votre message').press('Enter')
+  await anneChannel.locator('li.chat-message[data-seq]', { hasText: 'Réunion jeudi' }).waitFor()
+
+  step('bruno follows the mention from the home screen')
   const brunoHome = await bruno.context().newPage()
   await brunoHome.goto(`${args.url}/`)
+  await brunoHome.getByRole('link', { name: /^Messages.*dont 1 mention/ }).click()
+  await brunoHome.getByRole('link', { name: /^# Bureau.*\(1 non lu, dont 1 mention\)/ }).click()
+  await brunoHome.locator('#conversation-pane li.chat-message[data-seq]', { hasText: 'Réunion jeudi' }).waitFor()
+  await brunoHome.waitForFunction(() => document.querySelector('#conversation-lists [aria-current="page"] .badge')?.hidden === true, null, { timeout })
+
+  step('bruno signs out in another tab')
   await brunoHome.getByRole('button', { name: 'Se déconnecter' }).click()
   await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
   await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
 
-  console.log(JSON.stringify({ ok: true, text: await anne.locator('#editor').inputValue() }))
+  if (pageErrors.length > 0) throw new Error(`uncaught errors in the pages: ${pageErrors.join('; ')}`)
+  console.log(JSON.stringify({ ok: true, text: anneText }))
 } catch (error) {
   console.log(JSON.stringify({ ok: false, error: String(error) }))
   process.exitCode = 1

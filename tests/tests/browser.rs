@@ -1,6 +1,8 @@
 //! The web client in a real browser (Debian's Chromium, driven by playwright-core): sign-in,
 //! workspaces and documents, co-editing with presence, an external partner invited as reader,
-//! revocation and sign-out. The scenario is in `node/browser.mjs`.
+//! the discussion beside the document (live, rendered inert, read-only for the reader),
+//! reactions, a channel with a mention, revocation and sign-out. The scenario is in
+//! `node/browser.mjs`.
 
 use std::time::Duration;
 

@@ -65,6 +65,66 @@ export interface CreatedInvitation {
   url: string
 }
 
+/** Someone as chat shows them; external partners are marked wherever their name appears. */
+export interface Author {
+  id: string
+  display_name: string
+  external: boolean
+}
+
+export interface Reaction {
+  emoji: string
+  user_ids: string[]
+}
+
+export interface Attachment {
+  id: string
+  file_name: string
+  content_type: string
+  len: number
+  url: string
+}
+
+/**
+ * A committed chat message. `body` is the Markdown as sent and must never reach the page
+ * as HTML; `html` is the server's safe rendering, the only form to insert.
+ */
+export interface ChatMessage {
+  conversation_id: string
+  seq: number
+  id: string
+  author: Author
+  client_id: string
+  body: string
+  html: string
+  reply_to_seq: number | null
+  mentions: string[]
+  mentions_all: boolean
+  attachments: Attachment[]
+  reactions: Reaction[]
+  created_at_ms: number
+  edited_at_ms: number | null
+  deleted: boolean
+}
+
+export type ConversationKind = 'channel' | 'direct' | 'document'
+
+export interface Conversation {
+  id: string
+  kind: ConversationKind
+  workspace_id: string | null
+  document_id: string | null
+  name: string | null
+  private: boolean
+  last_seq: number
+  last_read_seq: number
+  unread: number
+  mentions: number
+  /** Direct conversations: everyone in it, the caller included. */
+  participants: Author[]
+  can_write: boolean
+}
+
 /** A refusal from the server (`status` 0: the server could not be reached). */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -138,6 +198,15 @@ export const api = {
   invite: (workspace: string, email: string, role: Role, expires_at_ms: number) =>
     call<CreatedInvitation>('POST', path`/api/workspaces/${workspace}/invitations`, { email, role, expires_at_ms }),
   invitation: (secret: string) => call<Invitation>('GET', path`/api/invitations/${secret}`),
+  conversations: () => call<Conversation[]>('GET', '/api/conversations'),
+  documentConversation: (document: string) => call<Conversation>('GET', path`/api/documents/${document}/conversation`),
+  createChannel: (workspace: string, name: string, isPrivate: boolean) =>
+    call<Conversation>('POST', path`/api/workspaces/${workspace}/channels`, { name, private: isPrivate }),
+  createDirect: (participants: string[]) => call<Conversation>('POST', '/api/conversations/direct', { participants }),
+  /** The `limit` messages just before `beforeSeq` (the latest ones without it), ascending. */
+  messagesBefore: (conversation: string, beforeSeq: number | null, limit: number) =>
+    call<ChatMessage[]>('GET', path`/api/conversations/${conversation}/messages` +
+      `?limit=${limit}${beforeSeq === null ? '' : `&before_seq=${beforeSeq}`}`),
   acceptInvitation: async (secret: string, display_name?: string, password?: string) =>
     useSession(await call<Session>('POST', path`/api/invitations/${secret}/accept`, { display_name, password })) as Session
 }

@@ -1,12 +1,15 @@
 // The document view: a textarea bound to the document's Y.Text over the stock
 // y-websocket provider (authenticated by the session cookie, which the browser
-// sends with the websocket handshake), the connection state and who is here.
+// sends with the websocket handshake), the connection state, who is here, and the
+// document's discussion in a side panel.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { api, currentSession, type Session } from './api'
 import { bindTextarea } from './binding'
+import { chatSocket } from './chat-socket'
+import { ChatView } from './chat-view'
 import { isColor, loadColor } from './identity'
-import { $, el, isReadOnly, notify, personName, showView } from './ui'
+import { $, describe, el, isReadOnly, notify, personName, showBadge, showView } from './ui'
 
 /** Close codes the server ends a connection with for good (the provider stops on 44xx). */
 const UNAUTHENTICATED = 4401
@@ -146,7 +149,10 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   renderPeople()
   showState()
 
+  const closeDiscussion = discussionPanel(session, info.id)
+
   close = () => {
+    closeDiscussion()
     window.removeEventListener('online', onNetwork)
     window.removeEventListener('offline', onNetwork)
     window.removeEventListener('pagehide', onPageHide)
@@ -157,4 +163,89 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     peopleList.replaceChildren()
   }
   showView('editor-view')
+}
+
+/** Whether the discussion panel was open last time (kept across documents and reloads). */
+const PANEL_KEY = 'relais.discussionOpen'
+
+function panelWasOpen(): boolean {
+  try {
+    return localStorage.getItem(PANEL_KEY) === '1'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The discussion beside the document: a panel the "Discussion" button shows and hides,
+ * with the unread count on the button while hidden. Returns the way to close it.
+ */
+function discussionPanel(session: Session, documentId: string): () => void {
+  const toggle = $<HTMLButtonElement>('chat-toggle')
+  const badge = $('chat-badge')
+  const panel = $('chat-panel')
+  const layout = $('doc-layout')
+  let view: ChatView | null = null
+  let closed = false
+  let unread: [number, number] = [0, 0]
+
+  const showUnread = () => showBadge(badge, panel.hidden ? unread[0] : 0, panel.hidden ? unread[1] : 0)
+  const setOpen = (open: boolean, moveFocus: boolean) => {
+    panel.hidden = !open
+    toggle.setAttribute('aria-expanded', String(open))
+    layout.classList.toggle('chat-open', open)
+    showUnread()
+    if (open && view !== null) {
+      view.shown()
+      if (moveFocus) view.focus()
+    }
+  }
+  const onClick = () => {
+    const open = panel.hidden !== false
+    try {
+      localStorage.setItem(PANEL_KEY, open ? '1' : '0')
+    } catch {
+      // unavailable storage: the panel's state just won't be remembered
+    }
+    setOpen(open, true)
+  }
+  toggle.addEventListener('click', onClick)
+
+  const load = async () => {
+    const conversation = await api.documentConversation(documentId)
+    if (closed) return
+    view = new ChatView({
+      conversation,
+      me: session.user,
+      socket: chatSocket(),
+      title: 'Discussion',
+      headingLevel: 'h2',
+      idPrefix: 'doc-chat',
+      isVisible: () => !panel.hidden && !$('editor-view').hidden,
+      onUnread: (count, mentions) => {
+        unread = [count, mentions]
+        showUnread()
+      }
+    })
+    panel.replaceChildren(view.element)
+    toggle.hidden = false
+    setOpen(panelWasOpen(), false)
+    await view.start()
+  }
+  load().catch((error: unknown) => {
+    if (closed) return
+    panel.replaceChildren(el('p', { class: 'hint' }, `Discussion indisponible. ${describe(error)}`))
+    toggle.hidden = false
+  })
+
+  return () => {
+    closed = true
+    toggle.removeEventListener('click', onClick)
+    view?.destroy()
+    view = null
+    panel.replaceChildren()
+    setOpen(false, false)
+    toggle.hidden = true
+    showBadge(badge, 0)
+  }
 }

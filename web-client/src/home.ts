@@ -1,8 +1,8 @@
-// The home view: the user's workspaces with their documents and members, the
-// documents shared with them one by one, and the forms to create a workspace,
+// The home view: the way to the messages, the user's workspaces with their documents
+// and members, the documents shared with them one by one, and the forms to create a workspace,
 // a document, or an invitation for an external partner.
 import { api, ApiError, type DocumentInfo, type Member, type Role, type Session, type Workspace } from './api'
-import { $, canEdit, el, formatDate, notify, onSubmit, roleLabel, ROLE_LABELS, showView, userName } from './ui'
+import { $, canEdit, el, formatDate, notify, onSubmit, roleLabel, ROLE_LABELS, showBadge, showView, userName } from './ui'
 
 const openDocument = (id: string) => { location.search = `?doc=${encodeURIComponent(id)}` }
 
@@ -127,6 +127,12 @@ export async function showHome(session: Session): Promise<void> {
     })
   }
   shownFor = session
+  // The unread counts on the way to the messages; the page works without them.
+  api.conversations()
+    .then((conversations) => showBadge($('messages-badge'),
+      conversations.reduce((sum, c) => sum + c.unread, 0),
+      conversations.reduce((sum, c) => sum + c.mentions, 0)))
+    .catch(() => {})
   const [workspaces, shared] = await Promise.all([api.workspaces(), api.sharedDocuments(), workspaceForm(session)])
   const container = $('workspaces')
   container.replaceChildren(...(workspaces.length === 0

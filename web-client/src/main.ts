@@ -1,18 +1,22 @@
 // Relais web client: sign-in, invitations, the list of workspaces and
-// documents, and one shared text per document.
+// documents, one shared text per document with its discussion, and the messages.
 //
 // The page's address says what to show: `?invitation=SECRET` an invitation to
-// accept, `?doc=ID` a document, nothing the home view. Without a session, the
+// accept, `?doc=ID` a document, `?messages[=ID]` the messages (one conversation
+// open), nothing the home view. Without a session, the
 // sign-in form comes first, then the page carries on where it was going.
 import { api, ApiError, currentSession, useSession, type Session } from './api'
+import { chatSocket } from './chat-socket'
 import { closeDocument, showDocument } from './editor'
 import { showHome } from './home'
+import { showMessages } from './messages'
 import { $, describe, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
 import './style.css'
 
 const params = new URLSearchParams(location.search)
 let pendingInvitation = params.get('invitation')?.trim() || null
 const docId = params.get('doc')?.trim() || null
+const messages = params.has('messages') ? { conversation: params.get('messages')?.trim() || null } : null
 
 let session: Session | null = null
 
@@ -35,6 +39,14 @@ const signedOut = () => {
   showView('sign-in-view')
 }
 
+// The chat connection is closed with 4401 when the session ends (signed out elsewhere,
+// expired, revoked).
+chatSocket().onSessionEnded = () => {
+  closeDocument()
+  notify('Votre session a pris fin : reconnectez-vous.')
+  signedOut()
+}
+
 async function route(): Promise<void> {
   try {
     setSession(await currentSession())
@@ -44,6 +56,8 @@ async function route(): Promise<void> {
       showView('sign-in-view')
     } else if (docId !== null) {
       await openDocument(session, docId)
+    } else if (messages !== null) {
+      await showMessages(session, messages.conversation)
     } else {
       await showHome(session)
     }

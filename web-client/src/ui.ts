@@ -17,7 +17,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return element
 }
 
-const VIEWS = ['loading', 'sign-in-view', 'invitation-view', 'home-view', 'editor-view'] as const
+const VIEWS = ['loading', 'sign-in-view', 'invitation-view', 'home-view', 'editor-view', 'messages-view'] as const
 export type View = (typeof VIEWS)[number]
 
 /** Shows one view and moves focus to its heading, so screen readers follow. */
@@ -56,6 +56,20 @@ export const formatDate = (ms: number) => DATE.format(new Date(ms))
 /** A person's name as shown everywhere: external partners are marked. */
 export const personName = (name: string, external: boolean) => (external ? `${name} (externe)` : name)
 export const userName = (user: User) => personName(user.display_name, user.external)
+
+/** Shows unread and mention counts in a badge (hidden at zero), spelled out for screen readers. */
+export function showBadge(badge: HTMLElement, unread: number, mentions = 0): void {
+  badge.hidden = unread === 0 && mentions === 0
+  if (badge.hidden) {
+    badge.replaceChildren()
+    return
+  }
+  const plural = (n: number, word: string) => `${n} ${word}${n > 1 ? 's' : ''}`
+  badge.replaceChildren(
+    el('span', { 'aria-hidden': 'true' }, mentions > 0 ? `${unread} · @${mentions}` : String(unread)),
+    el('span', { class: 'visually-hidden' },
+      ` (${plural(unread, 'non lu')}${mentions > 0 ? `, dont ${plural(mentions, 'mention')}` : ''})`))
+}
 
 /** A French sentence for an API refusal; `overrides` words it for the action at hand. */
 export function describe(error: unknown, overrides: Partial<Record<string, string>> = {}): string {
