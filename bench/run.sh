@@ -2,11 +2,12 @@
 # Runs every benchmark scenario against every server, one server at a time, and prints the
 # markdown tables of BENCHMARKS.md. Results (one JSON object per line) go to bench/results/.
 #
-#   bench/run.sh            the full run (about 13 minutes after the builds)
+#   bench/run.sh            the full run (about 15 minutes after the builds)
 #   bench/run.sh --quick    every scenario, tiny: a smoke test of the whole chain
 #
 # Options: --only "relais-sqlite hocuspocus" (servers to run), --no-y-sweet, --skip-build,
-#          --label-suffix SUFFIX (appended to server names in the results, for experiments).
+#          --label-suffix SUFFIX (appended to server names in the results, for experiments),
+#          --chat-only (only the chat scenario, on relais-sqlite and relais-postgres).
 # Environment: Y_SWEET_BIN (a y-sweet binary to use instead of building 0.9.1),
 #              RELAIS_BIN (a relais binary to measure instead of target/release/relais),
 #              DATABASE_URL_BASE (default postgres://postgres@127.0.0.1:5432/test).
@@ -23,6 +24,7 @@ SKIP_BUILD=0
 WITH_Y_SWEET=1
 ONLY="relais-sqlite relais-postgres relais-2-nodes y-websocket-server hocuspocus y-sweet raw-relay"
 LABEL_SUFFIX=""
+CHAT_ONLY=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -30,11 +32,19 @@ while [[ $# -gt 0 ]]; do
     --no-y-sweet) WITH_Y_SWEET=0 ;;
     --only) shift; ONLY="$1" ;;
     --label-suffix) shift; LABEL_SUFFIX="$1" ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --chat-only) CHAT_ONLY=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+
+if [[ $CHAT_ONLY -eq 1 ]]; then
+  # Chat is Relais's own protocol: the other servers have nothing to run.
+  KEPT=""
+  for name in $ONLY; do [[ $name == relais-sqlite || $name == relais-postgres ]] && KEPT="$KEPT $name"; done
+  ONLY="${KEPT# }"
+fi
 
 SERVER_CORE=0
 LOAD_CORE=1
@@ -120,6 +130,32 @@ STARTS=0
 relais_token() {
   "$RELAIS" token create --document '*' --role editor --expires 2d "$@"
 }
+# Sign-in is rate-limited per address and chat posting per user: the chat scenario signs every
+# member in from 127.0.0.1 and posts faster than people type. A Relais build from before chat
+# (RELAIS_BIN) knows neither flag nor the scenario: it runs the others only.
+RELAIS_CHAT_LIMITS=(--auth-rate-per-minute 100000 --chat-messages-per-minute 100000)
+RELAIS_HAS_CHAT=1
+if ! timeout 10 "$RELAIS" serve --help 2>/dev/null | grep -q -- --chat-messages-per-minute; then
+  log "$RELAIS has no chat: the chat scenario is not run"
+  RELAIS_HAS_CHAT=0
+  RELAIS_CHAT_LIMITS=()
+fi
+# relais_admin MARKER ARGS...: once per store (MARKER records it), the administrator the chat
+# scenario sets itself up as; its password reaches relais-load through the environment.
+BENCH_ADMIN_EMAIL=bench@relais.localhost
+RELAIS_BENCH_ADMIN_PASSWORD="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export RELAIS_BENCH_ADMIN_PASSWORD
+relais_admin() {
+  local marker=$1
+  shift
+  [[ $RELAIS_HAS_CHAT -eq 0 || -e "$marker" ]] && return 0
+  if "$RELAIS" user create --email "$BENCH_ADMIN_EMAIL" --name Bench --admin --organisation Bench --password-stdin "$@" \
+      <<< "$RELAIS_BENCH_ADMIN_PASSWORD" >/dev/null; then
+    touch "$marker"
+  else
+    log "cannot create the benchmark administrator ($*): the chat scenario will fail"
+  fi
+}
 start_server() {
   # Fresh log files per start: an old address line must never be taken for the new one.
   STARTS=$((STARTS + 1))
@@ -130,10 +166,12 @@ start_server() {
   case "$name" in
     relais-sqlite)
       path="/yjs/{room}?token=$(relais_token --data-dir "$data")"
-      "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" >>"$out" 2>>"$err" & ;;
+      relais_admin "$WORK/$1.admin" --data-dir "$data"
+      "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" "${RELAIS_CHAT_LIMITS[@]}" >>"$out" 2>>"$err" & ;;
     relais-postgres)
       path="/yjs/{room}?token=$(relais_token --data-dir "$data" --database-url "$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA")"
-      "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" \
+      relais_admin "$WORK/$1.admin" --data-dir "$data" --database-url "$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA"
+      "${PIN_SERVER[@]}" "$RELAIS" serve --listen 127.0.0.1:0 --data-dir "$data" "${RELAIS_CHAT_LIMITS[@]}" \
         --database-url "$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA" >>"$out" 2>>"$err" & ;;
     raw-relay) "${PIN_SERVER[@]}" "$RAW_RELAY" --listen 127.0.0.1:0 >>"$out" 2>>"$err" & ;;
     y-websocket-server)
@@ -209,6 +247,7 @@ if [[ $QUICK -eq 1 ]]; then
   BURST_TIMEOUT=2
   READ_TIMEOUT=2
   PERSIST_WAIT=0.5
+  CHAT=(--members 10 --senders 2 --start-rate 50 --max-rate 100 --step-secs 0.5 --drain-secs 1 --pause-secs 0.2 --refine-steps 0)
 else
   LOAD_TIMEOUT=300
   FANOUT=(--duration-secs 5 --drain-secs 3 --rate 10)
@@ -222,12 +261,19 @@ else
   # Longer than Hocuspocus' store debounce (2 s, at most 10 s) and y-sweet's checkpoint period
   # (10 s): the cold load measures loading, not what a prompt stop loses (durability does that).
   PERSIST_WAIT=11
+  # One channel of 50 members, 5 of them sending; the total rate doubles from 100/s in 2-second
+  # steps up to 12,800/s, then two bisection steps (under a minute, setup included).
+  CHAT=(--members 50 --senders 5 --start-rate 100 --max-rate 12800 --step-secs 2 --drain-secs 2 --pause-secs 0.5 --refine-steps 2)
 fi
 
 # Every scenario against one server. Idle memory goes first, on a fresh process; the other
 # scenarios run on a second fresh process.
 bench_server() {
   NAME=$1
+  if [[ $CHAT_ONLY -eq 1 ]]; then
+    bench_chat
+    return 0
+  fi
   local stateless=()
   [[ $NAME == raw-relay ]] && stateless=(--stateless)
   start_server "$NAME" || { skip "$NAME" "did not start (see its log in $WORK)"; return 0; }
@@ -260,6 +306,17 @@ bench_server() {
   stop_server kill
   start_server "$NAME" || { skip "$NAME" "did not restart after SIGKILL"; return 0; }
   load cold-read --room "durable-$RUN_ID" --edits "$COLD_EDITS" --timeout-secs "$READ_TIMEOUT" --label durability
+  stop_server graceful
+  [[ $NAME == relais-* ]] && bench_chat
+  return 0
+}
+
+# Chat (Relais only), on a fresh process: the administrator made at the store's first start
+# sets up a workspace, the members and their sessions through the API, then one channel per step.
+bench_chat() {
+  [[ $RELAIS_HAS_CHAT -eq 1 ]] || return 0
+  start_server "$NAME" || { skip "$NAME" "did not start for chat"; return 0; }
+  load chat --admin-email "$BENCH_ADMIN_EMAIL" "${CHAT[@]}"
   stop_server graceful
 }
 

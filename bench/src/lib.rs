@@ -5,6 +5,7 @@
 //! variant of it) with real Yjs updates made by `yrs` over real websockets. Every edit inserts a
 //! token naming its writer and sequence number, so receivers find what they got by scanning the
 //! update bytes, cheaply, and each edit's latency is measured from its send to its last receiver.
+//! The chat scenario drives Relais's `/chat` JSON websocket instead, set up through its HTTP API.
 //! `bench/run.sh` runs every scenario against every server; BENCHMARKS.md has the results.
 //!
 //! This crate must never be a dependency of the server crates, and never targets anything but
@@ -13,6 +14,7 @@
 pub mod client;
 pub mod delivery;
 pub mod edits;
+pub mod http;
 pub mod procfs;
 pub mod report;
 pub mod scenario;

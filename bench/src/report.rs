@@ -36,7 +36,15 @@ fn fanout_shapes(lines: &[Value]) -> Vec<(i64, i64)> {
     shapes
 }
 
-fn tables(lines: &[Value]) -> Vec<(String, Vec<Metric>)> {
+/// A table: title, rows, and whether its columns are only the servers with a result in it
+/// (chat exists in Relais only).
+struct Table {
+    title: String,
+    metrics: Vec<Metric>,
+    only_present: bool,
+}
+
+fn tables(lines: &[Value]) -> Vec<Table> {
     let mut fanout = Vec::new();
     for (rooms, clients) in fanout_shapes(lines) {
         for (name, field, ratio) in [
@@ -59,7 +67,11 @@ fn tables(lines: &[Value]) -> Vec<(String, Vec<Metric>)> {
         .find(|line| line["scenario"] == "burst")
         .and_then(|line| line["edits"].as_i64())
         .map_or_else(|| "N".to_owned(), |edits| edits.to_string());
-    vec![
+    let chat_shape = lines
+        .iter()
+        .find(|line| line["scenario"] == "chat")
+        .map_or_else(|| "N members, K senders".to_owned(), |line| format!("{} members, {} senders", cell(&line["members"]), cell(&line["senders"])));
+    let tables = vec![
         ("Fan-out: latency from a writer's send to the last receiver (ms; lower is better)".to_owned(), fanout),
         (
             "Throughput: one room of 10 writers, highest rate with p99 ≤ 100 ms (higher is better)".to_owned(),
@@ -105,7 +117,23 @@ fn tables(lines: &[Value]) -> Vec<(String, Vec<Metric>)> {
                 Metric { ratio: false, ..metric("full state after socket open (ms)", "durability", "full_state_ms") },
             ],
         ),
-    ]
+    ];
+    let mut tables: Vec<Table> = tables.into_iter().map(|(title, metrics)| Table { title, metrics, only_present: false }).collect();
+    tables.push(Table {
+        title: format!("Chat: one channel of {chat_shape}, highest rate with p99 delivery ≤ 100 ms (higher is better)"),
+        metrics: vec![
+            Metric { higher_is_better: true, ..metric("messages/s", "chat", "messages_per_sec") },
+            Metric { ratio: false, ..metric("p50 send to last member at that rate (ms)", "chat", "p50_ms_at_best") },
+            Metric { ratio: false, ..metric("p99 send to last member at that rate (ms)", "chat", "p99_ms_at_best") },
+            Metric { ratio: false, ..metric("p99 send to ack at that rate (ms)", "chat", "ack_p99_ms_at_best") },
+            Metric { ratio: false, ..metric("server CPU at that rate (% of a core)", "chat", "server_cpu_pct_at_best") },
+            Metric { ratio: false, ..metric("load generator CPU (% of a core)", "chat", "client_cpu_pct_at_best") },
+            Metric { ratio: false, ..metric("messages lost, all steps", "chat", "messages_lost") },
+            Metric { ratio: false, ..metric("what stopped it", "chat", "limited_by") },
+        ],
+        only_present: true,
+    });
+    tables
 }
 
 fn matches(line: &Value, metric: &Metric, server: &str) -> bool {
@@ -144,10 +172,21 @@ pub fn render(lines: &[Value]) -> String {
         .filter(|line| line["scenario"] == "skipped")
         .filter_map(|line| Some((line["server"].as_str()?, line["reason"].as_str().unwrap_or("skipped"))))
         .collect();
-    let relais: Vec<&String> = servers.iter().filter(|server| server.starts_with("relais")).collect();
 
     let mut out = String::new();
-    for (title, metrics) in tables(lines) {
+    for Table { title, metrics, only_present } in tables(lines) {
+        // A table no result line belongs to is left out (e.g. a chat-only run).
+        let scenarios: Vec<&str> = metrics.iter().map(|metric| metric.scenario).collect();
+        let in_table = |line: &Value| scenarios.iter().any(|scenario| line["scenario"] == *scenario);
+        if !lines.iter().any(in_table) {
+            continue;
+        }
+        let servers: Vec<String> = if only_present {
+            servers.iter().filter(|server| lines.iter().any(|line| line["server"] == server.as_str() && in_table(line))).cloned().collect()
+        } else {
+            servers.clone()
+        };
+        let relais: Vec<&String> = servers.iter().filter(|server| server.starts_with("relais")).collect();
         let _ = writeln!(out, "### {title}\n");
         let _ = writeln!(out, "| | {} |", servers.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(servers.len()));
@@ -233,5 +272,21 @@ mod tests {
         assert!(markdown.contains("| relais-sqlite: updates/s | 1.00 | 2.00 | – |"), "{markdown}");
         assert!(markdown.contains("| 1×50 p99 | error | 4.50 |"), "{markdown}");
         assert!(markdown.contains("- y-sweet: did not build"));
+        assert!(!markdown.contains("### Chat"), "no chat table without chat results: {markdown}");
+    }
+
+    #[test]
+    fn chat_table_has_only_the_servers_that_ran_it() {
+        let lines = vec![
+            json!({"scenario": "throughput", "server": "hocuspocus", "updates_per_sec": 10000.0}),
+            json!({"scenario": "chat", "server": "relais-sqlite", "members": 50, "senders": 5, "messages_per_sec": 800.0, "p99_ms_at_best": 12.5, "messages_lost": 0, "limited_by": "p99"}),
+            json!({"scenario": "chat", "server": "relais-postgres", "members": 50, "senders": 5, "messages_per_sec": 400.0, "messages_lost": 0}),
+        ];
+        let markdown = render(&lines);
+        assert!(markdown.contains("### Chat: one channel of 50 members, 5 senders"), "{markdown}");
+        assert!(markdown.contains("| messages/s | 800 | 400 |"), "{markdown}");
+        assert!(markdown.contains("| messages lost, all steps | 0 | 0 |"), "{markdown}");
+        assert!(markdown.contains("| relais-sqlite: messages/s | 1.00 | 2.00 |"), "{markdown}");
+        assert!(!markdown.contains("### Idle memory"), "tables without results are left out: {markdown}");
     }
 }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use relais_bench::scenario::load::{self, LoadPlan};
 use relais_bench::scenario::throughput::{self, ThroughputPlan};
 use relais_bench::report;
+use relais_bench::scenario::chat::{self, ChatPlan};
 use relais_bench::scenario::{Target, cold, idle};
 use relais_bench::wire::Protocol;
 use serde_json::{Map, Value};
@@ -80,6 +81,42 @@ enum Scenario {
         drain_secs: f64,
         #[arg(long, default_value_t = 1.0)]
         pause_secs: f64,
+        #[arg(long, default_value_t = 2)]
+        refine_steps: u32,
+        #[arg(long, default_value_t = 100.0)]
+        p99_limit_ms: f64,
+    },
+    /// Highest rate of messages one chat channel of N members sustains with p99 delivery under
+    /// a limit, every member getting every message once and in order (Relais only; set up
+    /// through its API as the given administrator).
+    Chat {
+        /// An administrator's e-mail (`relais user create --admin`).
+        #[arg(long, default_value = "bench@relais.localhost")]
+        admin_email: String,
+        /// That administrator's password.
+        #[arg(long, env = "RELAIS_BENCH_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: String,
+        /// Members of the channel, senders included.
+        #[arg(long, default_value_t = 50)]
+        members: u32,
+        #[arg(long, default_value_t = 5)]
+        senders: u32,
+        #[arg(long, default_value_t = 100)]
+        body_bytes: usize,
+        /// Messages per second, all senders together.
+        #[arg(long, default_value_t = 100.0)]
+        start_rate: f64,
+        #[arg(long, default_value_t = 12_800.0)]
+        max_rate: f64,
+        #[arg(long, default_value_t = 2.0)]
+        step_secs: f64,
+        #[arg(long, default_value_t = 2.0)]
+        drain_secs: f64,
+        #[arg(long, default_value_t = 0.5)]
+        pause_secs: f64,
+        /// Longest wait after a step for the acks of every message sent.
+        #[arg(long, default_value_t = 10.0)]
+        settle_secs: f64,
         #[arg(long, default_value_t = 2)]
         refine_steps: u32,
         #[arg(long, default_value_t = 100.0)]
@@ -192,6 +229,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 filler_bytes: 0,
             };
             for line in throughput::run(&target, &plan).await? {
+                print(line);
+            }
+        }
+        Scenario::Chat {
+            admin_email,
+            admin_password,
+            members,
+            senders,
+            body_bytes,
+            start_rate,
+            max_rate,
+            step_secs,
+            drain_secs,
+            pause_secs,
+            settle_secs,
+            refine_steps,
+            p99_limit_ms,
+        } => {
+            let plan = ChatPlan {
+                run_id: run_id.clone(),
+                admin_email,
+                admin_password,
+                members,
+                senders,
+                body_bytes,
+                start_rate,
+                max_rate,
+                step: secs(step_secs)?,
+                drain: secs(drain_secs)?,
+                pause: secs(pause_secs)?,
+                settle: secs(settle_secs)?,
+                refine_steps,
+                p99_limit_ms,
+                setup_parallel: 4,
+            };
+            for line in chat::run(&target, &plan).await? {
                 print(line);
             }
         }

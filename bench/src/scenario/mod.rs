@@ -1,6 +1,7 @@
 //! The scenarios of issue 8. Each is bounded in count and time and returns one or more JSON
 //! objects, which the binary prints one per line.
 
+pub mod chat;
 pub mod cold;
 pub mod idle;
 pub mod load;
