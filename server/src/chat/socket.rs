@@ -33,6 +33,11 @@ use crate::http::{AppState, origin_allowed};
 const FRAME_SLACK_BYTES: usize = 4096;
 /// Frames queued for one connection before it is considered too slow.
 const OUTBOX: usize = 512;
+/// Posts of one connection waiting for their commit: beyond this the socket is not read, so
+/// the client is slowed at its own connection while its outbox keeps being written.
+const SENDS_QUEUED: usize = 32;
+/// Most frames written before one flush.
+const FRAMES_PER_FLUSH: usize = 64;
 /// Typing indicators relayed at most this often per user and conversation.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -97,6 +102,27 @@ struct Session {
     session_expires_at_ms: i64,
     last_typing: HashMap<ConversationId, Instant>,
     outbox: mpsc::Sender<Arc<str>>,
+    /// To the connection's poster task, which commits its messages one after the other (in
+    /// the order sent) without holding up the connection's loop.
+    posts: mpsc::Sender<(String, PostRequest)>,
+}
+
+/// Commits a connection's messages in order and answers each with `ack` or `error`.
+async fn post_in_order(state: AppState, user: User, outbox: mpsc::Sender<Arc<str>>, mut posts: mpsc::Receiver<(String, PostRequest)>) {
+    while let Some((conversation_id, request)) = posts.recv().await {
+        let client_id = request.client_id.clone();
+        let outcome = async {
+            let (conversation, access) = service::readable(&state, &user, &conversation_id).await?;
+            service::post(&state, &user, &conversation, access, request).await
+        }
+        .await;
+        let reply = match outcome {
+            Ok((view, created)) => ServerEvent::Ack { client_id, conversation_id: view.conversation_id.clone(), seq: view.seq, id: view.id, duplicate: !created },
+            Err(error) => ServerEvent::Error { code: error.code().to_owned(), message: error.to_string(), client_id: Some(client_id) },
+        };
+        // A full outbox means the hub is disconnecting this client anyway.
+        let _ = outbox.try_send(reply.to_json());
+    }
 }
 
 async fn run(socket: WebSocket, state: AppState, user: User, credential: Credential, session_expires_at_ms: i64) {
@@ -109,6 +135,8 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
     let mut epochs = state.access.epochs();
     let shutdown = state.hub.shutdown_token().clone();
     let mut ping = tokio::time::interval(PING_EVERY);
+    let (posts, posts_receiver) = mpsc::channel(SENDS_QUEUED);
+    let poster = tokio::spawn(post_in_order(state.clone(), user.clone(), outbox.clone(), posts_receiver));
     let mut session = Session {
         state: state.clone(),
         user,
@@ -117,6 +145,7 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
         session_expires_at_ms,
         last_typing: HashMap::new(),
         outbox,
+        posts,
     };
     session.presence(PresenceStatus::Online).await;
     let close: Option<(u16, String)> = loop {
@@ -136,13 +165,14 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
             }
             frame = outbox_receiver.recv() => match frame {
                 Some(json) => {
-                    if sink.send(WsMessage::Text(json.as_ref().into())).await.is_err() {
+                    if write_queued(&mut sink, json, &mut outbox_receiver).await.is_err() {
                         break None;
                     }
                 }
                 None => break None,
             },
-            incoming = stream.next() => match incoming {
+            // While the poster is full, the socket is not read: backpressure on this client only.
+            incoming = stream.next(), if session.posts.capacity() > 0 => match incoming {
                 Some(Ok(WsMessage::Text(text))) => match serde_json::from_str::<ClientEvent>(text.as_str()) {
                     Ok(event) => session.handle(event).await,
                     Err(error) => break Some((1007, format!("invalid message: {error}"))),
@@ -160,6 +190,10 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
         }
     };
     session.presence(PresenceStatus::Away).await;
+    // Messages already handed to the poster are committed (and acknowledged if the client is
+    // still there); nothing new is accepted.
+    drop(session);
+    let _ = poster.await;
     state.chat_hub.disconnect(connection).await;
     state.hub.metrics().chat_connections.dec();
     if let Some((code, reason)) = close {
@@ -168,6 +202,21 @@ async fn run(socket: WebSocket, state: AppState, user: User, credential: Credent
         reason.truncate(120);
         let _ = tokio::time::timeout(Duration::from_secs(5), sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() })))).await;
     }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, WsMessage>;
+
+/// Writes `first` and what else is already queued (bounded), then flushes once: a message to
+/// many subscribers arrives as a burst, and one flush per burst saves a system call per frame.
+async fn write_queued(sink: &mut Sink, first: Arc<str>, outbox: &mut mpsc::Receiver<Arc<str>>) -> Result<(), axum::Error> {
+    sink.feed(WsMessage::Text(first.as_ref().into())).await?;
+    for _ in 1..FRAMES_PER_FLUSH {
+        match outbox.try_recv() {
+            Ok(json) => sink.feed(WsMessage::Text(json.as_ref().into())).await?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
 }
 
 /// Resolves with `true` when the access epoch moves, or when `expiry` (Unix ms) passes.
@@ -234,10 +283,9 @@ impl Session {
                 self.state.chat_hub.unsubscribe(self.connection, id).await;
             }
             ClientEvent::Send { conversation_id, client_id, body, reply_to_seq, attachments } => {
-                let (conversation, access) = self.conversation(&conversation_id).await?;
-                let request = PostRequest { client_id: client_id.clone(), body, reply_to_seq, attachments };
-                let (view, created) = service::post(&self.state, &self.user, &conversation, access, request).await?;
-                self.reply(&ServerEvent::Ack { client_id, conversation_id: view.conversation_id.clone(), seq: view.seq, id: view.id.clone(), duplicate: !created });
+                let request = PostRequest { client_id, body, reply_to_seq, attachments };
+                // The loop only reads the socket while the queue has room.
+                self.posts.try_send((conversation_id, request)).map_err(|_| ApiError::RateLimited)?;
             }
             ClientEvent::Edit { conversation_id, seq, body } => {
                 let (conversation, access) = self.conversation(&conversation_id).await?;
