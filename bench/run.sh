@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark scenario against every server, one server at a time, and prints the
-# markdown tables of BENCHMARKS.md. Results (one JSON object per line) go to bench/results/.
+# Runs every benchmark scenario against every server, one server at a time, prints the markdown
+# tables, and after a full run writes them into BENCHMARKS.md (between its BEGIN and END
+# markers). Results (one JSON object per line) go to bench/results/.
 #
 #   bench/run.sh            the full run (about 15 minutes after the builds)
 #   bench/run.sh --quick    every scenario, tiny: a smoke test of the whole chain
@@ -22,7 +23,8 @@ BENCH="$ROOT/bench"
 QUICK=0
 SKIP_BUILD=0
 WITH_Y_SWEET=1
-ONLY="relais-sqlite relais-postgres relais-2-nodes y-websocket-server hocuspocus y-sweet raw-relay"
+ALL_SERVERS="relais-sqlite relais-postgres relais-2-nodes y-websocket-server hocuspocus y-sweet raw-relay"
+ONLY="$ALL_SERVERS"
 LABEL_SUFFIX=""
 CHAT_ONLY=0
 while [[ $# -gt 0 ]]; do
@@ -390,4 +392,25 @@ fi
 
 cp "$OUT" "$RESULTS_DIR/latest$([[ $QUICK -eq 1 ]] && echo -quick).jsonl"
 log "results: $OUT"
-"$LOAD" report "$OUT"
+"$LOAD" report "$OUT" | tee "$WORK/report.md"
+
+# A full run (every server, not --quick) rewrites the results part of BENCHMARKS.md between its
+# BEGIN and END markers; the prose around it (summary, findings) is written by people.
+if [[ $QUICK -eq 0 && "$ONLY" == "$ALL_SERVERS" && $CHAT_ONLY -eq 0 ]]; then
+  RUN_ID=$(basename "$OUT" .jsonl)
+  python3 - "$ROOT/BENCHMARKS.md" "$WORK/report.md" "$RUN_ID" "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" <<'PY'
+import sys
+path, report, run_id, cpu = sys.argv[1:5]
+text = open(path, encoding="utf-8").read()
+begin = text.index("<!-- BEGIN results written by bench/run.sh")
+begin = text.index("\n", begin) + 1
+end = text.index("<!-- END results written by bench/run.sh -->")
+tables = open(report, encoding="utf-8").read().strip()
+head = (f"Run `{run_id}` on {cpu}, printed by `target/release/relais-load report bench/results/{run_id}.jsonl`.\n"
+        "`relais-2-nodes`: two Relais processes on one Postgres schema and NATS, clients alternating\n"
+        "between them; only the 1×50 and 1×200 fan-out shapes are run for it, and its CPU and memory\n"
+        "are node A's. The server is pinned to core 0 and the load generator to core 1 (`taskset`).\n\n")
+open(path, "w", encoding="utf-8").write(text[:begin] + head + tables + "\n" + text[end:])
+PY
+  log "BENCHMARKS.md: results of $RUN_ID written"
+fi
