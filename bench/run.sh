@@ -205,7 +205,7 @@ start_server() {
     return 1
   fi
   URL="ws://$address$path"
-  log "$name (pid $SERVER_PID) on $URL"
+  log "$name (pid $SERVER_PID) on $(sed "s/token=[^|]*/token=…/g" <<< "$URL")"
 }
 
 # stop_server graceful|kill: SIGTERM and up to 15 s to exit (then SIGKILL), or SIGKILL at once.
@@ -375,7 +375,7 @@ bench_cluster() {
   SERVER_PID=${pids[0]}
   URL="${urls[0]}|${urls[1]}"
   PROTOCOL=y-websocket
-  log "$NAME on $URL"
+  log "$NAME on $(sed "s/token=[^|]*/token=…/g" <<< "$URL")"
   for shape in "${FANOUT_SHAPES[@]:0:2}"; do
     # shellcheck disable=SC2086 # the shape is a list of flags
     load fanout $shape "${FANOUT[@]}"

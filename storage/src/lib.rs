@@ -1,11 +1,16 @@
 //! Relais storage: every byte at rest.
 //!
-//! This crate owns the database schema and its migrations, the [`Store`] trait with its
-//! Postgres ([`PostgresStore`]) and embedded SQLite ([`SqliteStore`]) implementations, and the
-//! layout of object storage (snapshot blob keys).
-//! A document is an append-only log of updates (`document_updates`, seqs assigned by the
-//! database) plus write-once snapshot blobs recorded in `document_snapshots`; loading returns
-//! the latest snapshot and the updates after it.
+//! This crate owns the database schema and its migrations, three traits implemented by both
+//! the Postgres ([`PostgresStore`]) and the embedded SQLite ([`SqliteStore`]) stores, and the
+//! layout of object storage (snapshot and attachment blob keys):
+//! - [`Store`]: a document is an append-only log of updates (`document_updates`, seqs assigned
+//!   by the database) plus write-once snapshot blobs recorded in `document_snapshots`; loading
+//!   returns the latest snapshot and the updates after it;
+//! - [`Directory`]: accounts, organisations, workspaces, roles, invitations, sessions, API
+//!   tokens, the access epoch and the hash-chained audit journal; it keeps facts, the server
+//!   decides access;
+//! - [`Chat`]: conversations and messages with seqs assigned by the database, reactions, read
+//!   markers, full-text search and attachments.
 //!
 //! [`Admin`] opens the same store for the maintenance commands: listing documents,
 //! [`backup`] to a directory or bucket and restore into an empty store, and the checks of
@@ -13,7 +18,8 @@
 //!
 //! It must never parse or depend on Yjs: updates and snapshots are opaque bytes here, and it
 //! depends on neither `yrs` nor `relais-crdt`. It never overwrites or deletes a snapshot blob,
-//! never records a snapshot before its blob is written, and never lets a process pick a seq.
+//! never records a snapshot before its blob is written, never lets a process pick a seq, and
+//! never updates or deletes an audit entry.
 
 mod admin;
 pub mod backup;

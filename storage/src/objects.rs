@@ -139,7 +139,7 @@ pub(crate) async fn fetch_checked(
         Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => {
             return Err(StoreError::corrupt(format!(
-                "snapshot blob {} is recorded but missing",
+                "blob {} is recorded but missing",
                 record.key
             )));
         }
@@ -147,7 +147,7 @@ pub(crate) async fn fetch_checked(
     };
     if bytes.len() as u64 != record.len {
         return Err(StoreError::corrupt(format!(
-            "snapshot blob {} is {} bytes, {} recorded",
+            "blob {} is {} bytes, {} recorded",
             record.key,
             bytes.len(),
             record.len
@@ -156,7 +156,7 @@ pub(crate) async fn fetch_checked(
     let actual = sha256_hex(&bytes);
     if !actual.eq_ignore_ascii_case(record.sha256_hex) {
         return Err(StoreError::corrupt(format!(
-            "snapshot blob {} has sha256 {actual}, {} recorded",
+            "blob {} has sha256 {actual}, {} recorded",
             record.key, record.sha256_hex
         )));
     }
