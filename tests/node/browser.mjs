@@ -4,10 +4,12 @@
 // - Anne (administrator) signs in through the form, creates a workspace through the UI,
 //   invites an external partner as reader through the "Inviter un partenaire" form, adds Bruno
 //   as editor (API) and creates a document through the UI;
-// - Bruno signs in through the form and opens it from the list; both type and see each
-//   other's text and presence;
+// - Bruno signs in through the form and opens it from the list; both type in the rich-text
+//   editor and see each other's text and presence; Anne makes a word bold from the toolbar and
+//   Bruno sees it as <strong>, with Anne's caret and name; Anne's undo and redo take back and
+//   restore her bold only;
 // - Claire accepts the invitation link (creating her external account), opens the document,
-//   gets the "Lecture seule" banner and a read-only text area, sees later edits, and appears as
+//   gets the "Lecture seule" banner and a read-only editor she cannot type in, sees later edits, and appears as
 //   "(externe)";
 // - in the document's discussion panel, Anne sends Markdown with an HTML injection attempt:
 //   Bruno sees her typing, then the message live with the bold rendered, no <img> and nothing
@@ -50,8 +52,18 @@ const newPage = async () => {
   return page
 }
 
-const editorHas = (page, text) =>
-  page.waitForFunction((t) => document.querySelector('#editor').value === t, text, { timeout })
+// The rich-text editor (ProseMirror), and its text without the other people's carets.
+const EDITOR = '#editor .ProseMirror'
+// In the page: the editor's text, or whether it is `expected` when given.
+function readEditor([selector, expected]) {
+  const copy = document.querySelector(selector)?.cloneNode(true)
+  if (!copy) return expected === undefined ? null : false
+  for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove()
+  const text = copy.textContent.replace(/\u2060/g, '')
+  return expected === undefined ? text : text === expected
+}
+const editorText = (page) => page.evaluate(readEditor, [EDITOR])
+const editorHas = (page, text) => page.waitForFunction(readEditor, [EDITOR, text], { timeout })
 
 const peopleInclude = (page, name) =>
   page.waitForFunction((n) => [...document.querySelectorAll('#people li')].some((li) => li.textContent.includes(n)), name, { timeout })
@@ -140,13 +152,39 @@ try {
   await connected(bruno)
   if (await bruno.locator('#read-only').isVisible()) throw new Error('the editor sees the read-only banner')
 
-  await anne.locator('#editor').click()
+  await anne.locator(EDITOR).click()
   await anne.keyboard.type('Ordre du jour : budget.')
   await editorHas(bruno, 'Ordre du jour : budget.')
-  await bruno.locator('#editor').click()
-  await bruno.locator('#editor').press('End')
+  await bruno.locator(EDITOR).click()
+  await bruno.locator(EDITOR).press('End')
   await bruno.keyboard.type(' Vote.')
   await editorHas(anne, 'Ordre du jour : budget. Vote.')
+
+  step('anne makes a word bold; bruno sees it and her caret')
+  await anne.locator(EDITOR).press('Home')
+  for (let i = 0; i < 'Ordre'.length; i++) await anne.keyboard.press('Shift+ArrowRight')
+  const boldButton = anne.getByRole('toolbar', { name: 'Mise en forme' }).getByRole('button', { name: 'Gras' })
+  if (await boldButton.getAttribute('aria-pressed') !== 'false') throw new Error('"Gras" is pressed before use')
+  // Changes less than 500 ms apart are undone together: keep the bold a step of its own.
+  await anne.waitForTimeout(600)
+  await boldButton.click()
+  await anne.waitForFunction(() => document.querySelector('#editor-toolbar button[aria-label="Gras"]')?.getAttribute('aria-pressed') === 'true', null, { timeout })
+  await bruno.waitForFunction(() => [...document.querySelectorAll('#editor .ProseMirror strong')].some((b) => b.textContent === 'Ordre'), null, { timeout })
+  await bruno.waitForFunction(() => [...document.querySelectorAll('#editor .ProseMirror .collaboration-carets__caret')]
+    .some((caret) => caret.textContent.includes('Anne Martin')), null, { timeout })
+  await editorHas(bruno, 'Ordre du jour : budget. Vote.')
+  // Both started from an empty document: the binding must not have added a paragraph each.
+  const blocks = await bruno.locator(`${EDITOR} > *`).evaluateAll((nodes) => nodes.map((n) => n.tagName))
+  if (blocks.join() !== 'P') throw new Error(`bruno's document has blocks ${blocks.join()}`)
+
+  step('anne undoes and redoes her bold, and only that')
+  const bold = (page) => page.locator(`${EDITOR} strong`).count()
+  await anne.getByRole('toolbar', { name: 'Mise en forme' }).getByRole('button', { name: 'Annuler' }).click()
+  await bruno.waitForFunction(() => document.querySelector('#editor .ProseMirror strong') === null, null, { timeout })
+  await editorHas(bruno, 'Ordre du jour : budget. Vote.')
+  await anne.keyboard.press('Control+Shift+z')
+  await bruno.locator(`${EDITOR} strong`, { hasText: 'Ordre' }).waitFor()
+  if (await bold(anne) !== 1) throw new Error('redo did not bring the bold back for anne')
   await peopleInclude(anne, 'Bruno Petit')
   await peopleInclude(bruno, 'Anne Martin')
 
@@ -171,12 +209,15 @@ try {
   const banner = claire.locator('#read-only')
   await banner.waitFor({ state: 'visible' })
   if (!(await banner.textContent()).includes('Lecture seule')) throw new Error('no "Lecture seule" banner')
-  if (!(await claire.locator('#editor').evaluate((textarea) => textarea.readOnly))) throw new Error('the text area is editable')
-  await claire.locator('#editor').click()
+  if (await claire.locator(EDITOR).getAttribute('contenteditable') !== 'false') throw new Error('the editor is editable')
+  if (await claire.locator('#editor-toolbar').isVisible()) throw new Error('the reader sees the formatting toolbar')
+  await claire.locator(EDITOR).click()
   await claire.keyboard.type('X')
+  if (await editorText(claire) !== 'Ordre du jour : budget. Vote.') throw new Error(`the reader typed: ${await editorText(claire)}`)
   await peopleInclude(anne, 'Claire Durand (externe)')
   await peopleInclude(claire, 'Anne Martin')
-  await bruno.locator('#editor').press('End')
+  await bruno.locator(EDITOR).click()
+  await bruno.locator(EDITOR).press('End')
   await bruno.keyboard.type(' Fin.')
   const final = 'Ordre du jour : budget. Vote. Fin.'
   await editorHas(claire, final)
@@ -252,7 +293,7 @@ try {
   // finds the session gone and shows the sign-in form.
   // ---- The Messages view -------------------------------------------------------------------
   step('anne creates a channel from the messages view and mentions bruno')
-  const anneText = await anne.locator('#editor').inputValue()
+  const anneText = await editorText(anne)
   await anne.goto(`${args.url}/`)
   await anne.getByRole('link', { name: /^Messages/ }).click()
   await anne.getByRole('heading', { name: 'Messages', level: 2 }).waitFor()

@@ -1,5 +1,6 @@
 //! The web client in a real browser (Debian's Chromium, driven by playwright-core): sign-in,
-//! workspaces and documents, co-editing with presence, an external partner invited as reader,
+//! workspaces and documents, co-editing rich text (TipTap) with named carets and one's own undo,
+//! presence, an external partner invited as reader,
 //! the discussion beside the document (live, rendered inert, read-only for the reader),
 //! reactions, a channel with a mention, revocation and sign-out. The scenario is in
 //! `node/browser.mjs`.

@@ -1,11 +1,10 @@
-// The document view: a textarea bound to the document's Y.Text over the stock
-// y-websocket provider (authenticated by the session cookie, which the browser
+// The document view: a rich-text editor bound to the document's Y.XmlFragment over the
+// stock y-websocket provider (authenticated by the session cookie, which the browser
 // sends with the websocket handshake), the connection state, who is here, and the
 // document's discussion in a side panel.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { api, currentSession, type Session } from './api'
-import { bindTextarea } from './binding'
 import { chatSocket } from './chat-socket'
 import { ChatView } from './chat-view'
 import { isColor, loadColor } from './identity'
@@ -37,16 +36,14 @@ export function closeDocument(): void {
  */
 export async function showDocument(session: Session, id: string, onUnauthenticated: () => void): Promise<void> {
   closeDocument()
-  const info = await api.document(id)
+  // The editor (TipTap and ProseMirror, most of the bundle) loads with the first document.
+  const [info, { createRichEditor }] = await Promise.all([api.document(id), import('./rich-editor')])
   document.title = `${info.title} · Relais`
   $('doc-title').textContent = info.title
 
-  const textarea = $<HTMLTextAreaElement>('editor')
   const banner = $<HTMLParagraphElement>('read-only')
   const readOnly = isReadOnly(info.role)
   banner.hidden = !readOnly
-  textarea.readOnly = readOnly
-  textarea.setAttribute('aria-describedby', readOnly ? 'read-only status' : 'status')
 
   const doc = new Y.Doc()
   const provider = new WebsocketProvider(
@@ -55,7 +52,21 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     encodeURIComponent(info.id),
     doc
   )
-  const unbind = bindTextarea(doc.getText('text'), textarea)
+  const me = {
+    name: session.user.display_name,
+    color: loadColor(),
+    external: session.user.external
+  }
+  provider.awareness.setLocalStateField('user', me)
+  const rich = createRichEditor({
+    host: $('editor'),
+    toolbar: $('editor-toolbar'),
+    doc,
+    provider,
+    user: me,
+    readOnly,
+    describedBy: () => (banner.hidden ? 'status' : 'read-only status')
+  })
 
   // ---- connection state -----------------------------------------------------
 
@@ -101,7 +112,7 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     if (code === UNAUTHENTICATED) {
       sessionEnded()
     } else if (code === FORBIDDEN) {
-      textarea.readOnly = true
+      rich.setReadOnly(true)
       notify('Accès retiré ou refusé.')
       // Signing out elsewhere also revokes access (4403): then it is the session that ended.
       currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
@@ -120,12 +131,6 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   window.addEventListener('pageshow', onPageShow)
 
   // ---- people present ---------------------------------------------------------
-
-  provider.awareness.setLocalStateField('user', {
-    name: session.user.display_name,
-    color: loadColor(),
-    external: session.user.external
-  })
 
   const peopleList = $<HTMLUListElement>('people')
   const renderPeople = () => {
@@ -157,7 +162,7 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     window.removeEventListener('offline', onNetwork)
     window.removeEventListener('pagehide', onPageHide)
     window.removeEventListener('pageshow', onPageShow)
-    unbind()
+    rich.destroy()
     provider.destroy()
     doc.destroy()
     peopleList.replaceChildren()
