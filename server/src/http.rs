@@ -18,7 +18,7 @@ use crate::access;
 use crate::access_watch::AccessWatch;
 use crate::api::{self, ApiError};
 use crate::audit::Audit;
-use crate::auth::ratelimit::AuthRateLimit;
+use crate::auth::ratelimit::{AuthRateLimit, ChatRateLimit};
 use crate::auth::{self, AuthError, oidc::Oidc};
 use crate::close::CloseReason;
 use crate::config::Config;
@@ -36,7 +36,7 @@ pub struct AppState {
     pub oidc: Option<Arc<Oidc>>,
     pub chat: Arc<dyn relais_storage::Chat>,
     pub chat_hub: crate::chat::hub::ChatHub,
-    pub chat_limit: crate::chat::service::ChatRateLimit,
+    pub chat_limit: ChatRateLimit,
 }
 
 /// The application's routes.

@@ -92,7 +92,7 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
         oidc,
         chat: storage.chat.clone(),
         chat_hub,
-        chat_limit: chat::service::ChatRateLimit::new(config.chat.messages_per_minute),
+        chat_limit: auth::ratelimit::ChatRateLimit::new(config.chat.messages_per_minute),
         config: Arc::new(config),
     };
     chat_hub_starter.start(state.clone(), shutdown.clone()).await;

@@ -145,5 +145,5 @@ pub(crate) fn client_addr(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketA
 
 /// Refuses the request when its address is over the sign-in/invitation/token rate.
 pub(crate) fn rate_limited(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
-    if state.auth_limit.check(address) { Ok(()) } else { Err(ApiError::RateLimited) }
+    if state.auth_limit.check(&address) { Ok(()) } else { Err(ApiError::RateLimited) }
 }

@@ -2,7 +2,6 @@
 //! editing, deleting, reactions, read markers, listing and rendering.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use relais_storage::{
     Attachment, AttachmentId, Conversation, ConversationId, ConversationKind, Message, NewMessage, Role, User,
@@ -485,26 +484,4 @@ pub async fn conversation_views(state: &AppState, user: &User, conversations: Ve
         });
     }
     Ok(views)
-}
-
-/// Shared state of the chat limits.
-#[derive(Clone)]
-pub struct ChatRateLimit {
-    limiter: Arc<governor::DefaultKeyedRateLimiter<UserId>>,
-}
-
-impl ChatRateLimit {
-    pub fn new(per_minute: u32) -> Self {
-        let per_minute = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
-        Self { limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))) }
-    }
-
-    /// Whether the user may post one more message now.
-    pub fn check(&self, user: &UserId) -> bool {
-        let allowed = self.limiter.check_key(user).is_ok();
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
-        }
-        allowed
-    }
 }
