@@ -5,7 +5,7 @@
 //! transaction. Each node reads that one counter every [`POLL_INTERVAL`]; when it moved, or
 //! when a grant or credential of an open connection reached its expiry, the node re-checks
 //! the access of each (credential, document) pair it has open and tells the connections
-//! through a `watch` channel: a new role, or `None` to close them.
+//! through a `watch` channel: a new role, or why they must close.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +24,30 @@ use crate::auth::{self, Credential};
 /// How often each node reads the access epoch: well under the one-second promise.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// What an open connection may do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessState {
+    Live(Access),
+    /// The credential is valid but gives no access to the document any more (4403).
+    AccessEnded,
+    /// The credential itself ended: session signed out or expired, token revoked or expired,
+    /// account disabled (4401).
+    CredentialEnded,
+}
+
+impl AccessState {
+    fn live(&self) -> Option<Access> {
+        match self {
+            AccessState::Live(access) => Some(*access),
+            AccessState::AccessEnded | AccessState::CredentialEnded => None,
+        }
+    }
+}
+
 struct Entry {
     credential: Credential,
     document: DocumentId,
-    sender: watch::Sender<Option<Access>>,
+    sender: watch::Sender<AccessState>,
 }
 
 struct Inner {
@@ -48,18 +68,18 @@ pub struct AccessWatch {
 pub struct AccessGuard {
     id: u64,
     inner: Arc<Inner>,
-    receiver: watch::Receiver<Option<Access>>,
+    receiver: watch::Receiver<AccessState>,
 }
 
 impl AccessGuard {
-    /// The current access (`None`: revoked).
+    /// The current access (`None`: ended).
     pub fn current(&self) -> Option<Access> {
-        *self.receiver.borrow()
+        self.receiver.borrow().live()
     }
 
-    /// Waits until the access changes, and returns the new one. Pending forever if the
+    /// Waits until the access changes, and returns the new state. Pending forever if the
     /// watcher is gone (shutdown closes connections anyway).
-    pub async fn changed(&mut self) -> Option<Access> {
+    pub async fn changed(&mut self) -> AccessState {
         if self.receiver.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
@@ -96,7 +116,7 @@ impl AccessWatch {
 
     /// Watches a connection opened with `access`.
     pub fn watch(&self, credential: Credential, document: DocumentId, access: Access) -> AccessGuard {
-        let (sender, receiver) = watch::channel(Some(access));
+        let (sender, receiver) = watch::channel(AccessState::Live(access));
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut entries) = self.inner.entries.lock() {
             entries.insert(id, Entry { credential, document, sender });
@@ -133,7 +153,7 @@ async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
 fn any_expired(inner: &Inner, now: UnixMillis) -> bool {
     let Ok(entries) = inner.entries.lock() else { return false };
     entries.values().any(|entry| {
-        entry.sender.borrow().is_some_and(|access| access.valid_until_ms.is_some_and(|until| until <= now))
+        entry.sender.borrow().live().is_some_and(|access| access.valid_until_ms.is_some_and(|until| until <= now))
     })
 }
 
@@ -146,8 +166,10 @@ async fn recheck_all(inner: &Inner, now: UnixMillis) -> Result<(), ()> {
     let mut results = HashMap::with_capacity(pairs.len());
     for (credential, document) in pairs {
         let access = match auth::recheck(inner.directory.as_ref(), &credential, now).await {
-            Ok(Some(caller)) => access::document_access(inner.directory.as_ref(), &caller, &document, now).await,
-            Ok(None) => Ok(None),
+            Ok(Some(caller)) => access::document_access(inner.directory.as_ref(), &caller, &document, now)
+                .await
+                .map(|access| access.map_or(AccessState::AccessEnded, AccessState::Live)),
+            Ok(None) => Ok(AccessState::CredentialEnded),
             Err(error) => Err(error),
         };
         match access {

@@ -28,9 +28,12 @@ pub enum CloseReason {
     Unauthenticated,
     /// Valid credentials without access to this document (4403).
     Forbidden,
-    /// Access was taken away while connected: role removed, session signed out, token
-    /// revoked, grant expired, document deleted (4403).
+    /// Access was taken away while connected: role removed, grant expired, document deleted
+    /// (4403).
     AccessRevoked,
+    /// The credential ended while connected: session signed out or expired, token revoked or
+    /// expired, account disabled (4401).
+    CredentialsEnded,
 }
 
 impl CloseReason {
@@ -44,7 +47,7 @@ impl CloseReason {
             CloseReason::Policy(_) => 1008,
             CloseReason::Internal => 1011,
             CloseReason::TooSlow => 1013,
-            CloseReason::Unauthenticated => 4401,
+            CloseReason::Unauthenticated | CloseReason::CredentialsEnded => 4401,
             CloseReason::Forbidden | CloseReason::AccessRevoked => 4403,
         }
     }
@@ -64,6 +67,7 @@ impl CloseReason {
             CloseReason::Unauthenticated => "authentication required".to_owned(),
             CloseReason::Forbidden => "no access to this document".to_owned(),
             CloseReason::AccessRevoked => "access revoked".to_owned(),
+            CloseReason::CredentialsEnded => "credentials revoked or expired".to_owned(),
         };
         let mut end = text.len().min(123);
         while !text.is_char_boundary(end) {

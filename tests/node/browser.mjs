@@ -289,8 +289,8 @@ try {
   if (!notice.includes('Accès retiré ou refusé')) throw new Error(`notice after removal: ${notice}`)
   await chatPanel(claire).getByText('Vous n’avez plus accès à cette discussion.').waitFor()
 
-  // Signing out in another tab revokes the session: the document's tab is closed with 4403,
-  // finds the session gone and shows the sign-in form.
+  // Signing out in another tab revokes the session: the document's tab is closed with 4401
+  // and shows the sign-in form.
   // ---- The Messages view -------------------------------------------------------------------
   step('anne creates a channel from the messages view and mentions bruno')
   const anneText = await editorText(anne)

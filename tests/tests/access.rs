@@ -710,11 +710,30 @@ async fn audit_journal(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
 // Revocation reaches open sockets.
 // ---------------------------------------------------------------------------------------
 
-/// Waits for `socket` to close with 4403, and how long it took from `since`.
+/// Waits for `socket` to close with 4403 "access revoked", and how long it took from `since`.
 async fn closed_for_revocation(
     socket: &Socket,
     since: Instant,
     what: &str,
+) -> anyhow::Result<Duration> {
+    closed_with(socket, since, what, 4403, "access revoked").await
+}
+
+/// Waits for `socket` to close with 4401: its session or token itself ended.
+async fn closed_for_ended_credentials(
+    socket: &Socket,
+    since: Instant,
+    what: &str,
+) -> anyhow::Result<Duration> {
+    closed_with(socket, since, what, 4401, "credentials revoked or expired").await
+}
+
+async fn closed_with(
+    socket: &Socket,
+    since: Instant,
+    what: &str,
+    code: u16,
+    reason: &str,
 ) -> anyhow::Result<Duration> {
     let closed = socket
         .wait_closed(WAIT)
@@ -723,8 +742,8 @@ async fn closed_for_revocation(
     let elapsed = since.elapsed();
     println!("{what}: closed with {closed:?} after {elapsed:?}");
     ensure!(
-        closed.code == Some(4403) && closed.reason == "access revoked",
-        "{what}: closed with {closed:?}"
+        closed.code == Some(code) && closed.reason == reason,
+        "{what}: closed with {closed:?}, expected {code} {reason:?}"
     );
     ensure!(
         elapsed < REVOCATION_DEADLINE,
@@ -842,7 +861,7 @@ async fn revocation(backend: Backend) -> anyhow::Result<()> {
     let socket = synced_socket(&server, &site, &leaving).await?;
     let started = Instant::now();
     expect_status(leaving.delete("/api/session").await?, 204, "signing out")?;
-    closed_for_revocation(&socket, started, &format!("{backend:?} signed out")).await?;
+    closed_for_ended_credentials(&socket, started, &format!("{backend:?} signed out")).await?;
     let (status, _) = leaving.get("/api/session").await?;
     ensure!(status == 401, "the signed-out cookie answered {status}");
 
@@ -916,7 +935,7 @@ async fn revocation(backend: Backend) -> anyhow::Result<()> {
         "{backend:?} token revoked: the command took {:?}",
         launched.elapsed()
     );
-    closed_for_revocation(
+    closed_for_ended_credentials(
         &socket,
         Instant::now(),
         &format!("{backend:?} token revoked"),

@@ -114,7 +114,7 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     } else if (code === FORBIDDEN) {
       rich.setReadOnly(true)
       notify('Accès retiré ou refusé.')
-      // Signing out elsewhere also revokes access (4403): then it is the session that ended.
+      // A 4403 can also follow a session that ended at the same moment: check it.
       currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
     } else {
       notify('La connexion au document a été refusée.')

@@ -19,7 +19,7 @@ use tracing::{Instrument, debug, info_span, warn};
 use super::room::{ClientMessage, RoomCommand};
 use super::{ConnectionSlot, Hub};
 use crate::access::can_edit;
-use crate::access_watch::AccessGuard;
+use crate::access_watch::{AccessGuard, AccessState};
 use crate::close::CloseReason;
 
 /// How many times a connection looks for a live room before giving up (a room may exit
@@ -30,7 +30,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves one upgraded websocket until it ends. `access` carries the caller's role, kept
 /// current by the node's access watch: updates are only taken from roles that may edit, and
-/// the connection closes with 4403 as soon as access is gone.
+/// the connection closes as soon as access is gone (4403) or the credential ended (4401).
 pub async fn serve_connection(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot, access: AccessGuard) {
     let span = info_span!("connection", document = %document, connection = %slot.id());
     run(socket, hub, document, slot, access).instrument(span).await;
@@ -75,8 +75,9 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
     let reason: Option<CloseReason> = loop {
         tokio::select! {
             changed = access.changed() => match changed {
-                Some(access) => may_edit = can_edit(access.role),
-                None => break Some(CloseReason::AccessRevoked),
+                AccessState::Live(access) => may_edit = can_edit(access.role),
+                AccessState::AccessEnded => break Some(CloseReason::AccessRevoked),
+                AccessState::CredentialEnded => break Some(CloseReason::CredentialsEnded),
             },
             kicked = &mut kick => {
                 // A dropped kick sender means the room died without a word: a failure.
