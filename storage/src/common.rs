@@ -344,3 +344,62 @@ where
     });
     Ok(insert)
 }
+
+/// The write transaction of a restore's directory rows: the same code for both backends (the
+/// `$1` placeholder works on SQLite too), expanded once per backend like `impl_directory!`.
+macro_rules! directory_import {
+    ($name:ident, $database:ty) => {
+        /// The write transaction of a restore's directory rows.
+        struct $name {
+            transaction: sqlx::Transaction<'static, $database>,
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::admin::DirectoryImport for $name {
+            async fn insert(
+                &mut self,
+                table: &'static $crate::admin::DirectoryTable,
+                rows: Vec<$crate::admin::ExportedRow>,
+            ) -> Result<(), $crate::error::StoreError> {
+                let mut rows = rows.into_iter().peekable();
+                while rows.peek().is_some() {
+                    let chunk: Vec<$crate::admin::ExportedRow> = rows
+                        .by_ref()
+                        .take($crate::common::DIRECTORY_ROWS_PER_INSERT)
+                        .collect();
+                    $crate::common::insert_directory_rows::<$database>(table, chunk)?
+                        .build()
+                        .execute(&mut *self.transaction)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn set_access_epoch(
+                &mut self,
+                epoch: i64,
+            ) -> Result<(), $crate::error::StoreError> {
+                let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {} SET epoch = $1 WHERE id = 1",
+                    $crate::admin::ACCESS_EPOCH
+                )))
+                .bind(epoch)
+                .execute(&mut *self.transaction)
+                .await?
+                .rows_affected();
+                if updated != 1 {
+                    return Err($crate::error::StoreError::corrupt(
+                        "the access epoch row is missing",
+                    ));
+                }
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<(), $crate::error::StoreError> {
+                self.transaction.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use directory_import;

@@ -12,8 +12,8 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row};
 use tracing::instrument;
 
 use crate::admin::{
-    ACCESS_EPOCH, DatabaseCheck, DirectoryImport, DirectoryTable, ExportHeader, ExportReader,
-    ExportedDocument, ExportedRow, Migrations, check_schema, clock_offset_ms,
+    DatabaseCheck, DirectoryImport, DirectoryTable, ExportHeader, ExportReader, ExportedDocument,
+    ExportedRow, Migrations, check_schema, clock_offset_ms,
 };
 use crate::common::{self, DocumentRows, SnapshotRow};
 use crate::error::StoreError;
@@ -381,51 +381,7 @@ impl ExportReader for PostgresExport {
     }
 }
 
-/// The write transaction of a restore's directory rows.
-struct PostgresDirectoryImport {
-    transaction: sqlx::Transaction<'static, Postgres>,
-}
-
-#[async_trait::async_trait]
-impl DirectoryImport for PostgresDirectoryImport {
-    async fn insert(
-        &mut self,
-        table: &'static DirectoryTable,
-        rows: Vec<ExportedRow>,
-    ) -> Result<(), StoreError> {
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<ExportedRow> = rows
-                .by_ref()
-                .take(common::DIRECTORY_ROWS_PER_INSERT)
-                .collect();
-            common::insert_directory_rows::<Postgres>(table, chunk)?
-                .build()
-                .execute(&mut *self.transaction)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn set_access_epoch(&mut self, epoch: i64) -> Result<(), StoreError> {
-        let updated = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {ACCESS_EPOCH} SET epoch = $1 WHERE id = 1"
-        )))
-        .bind(epoch)
-        .execute(&mut *self.transaction)
-        .await?
-        .rows_affected();
-        if updated != 1 {
-            return Err(StoreError::corrupt("the access epoch row is missing"));
-        }
-        Ok(())
-    }
-
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.transaction.commit().await?;
-        Ok(())
-    }
-}
+crate::common::directory_import!(PostgresDirectoryImport, Postgres);
 
 async fn last_seq(connection: &mut PgConnection, document: &DocumentId) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT last_seq FROM documents WHERE id = $1")
