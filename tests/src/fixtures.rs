@@ -61,3 +61,26 @@ pub async fn create_admin(server: &TestServer) -> anyhow::Result<Api> {
         .await?;
     Api::sign_in(server, &email("admin"), &password).await
 }
+
+/// A staff account made by the administrator, put in the organisation, signed in.
+pub async fn create_staff(
+    server: &TestServer,
+    admin: &Api,
+    organisation_id: &str,
+    label: &str,
+) -> anyhow::Result<Api> {
+    let body = serde_json::json!({ "email": email(label), "display_name": label, "password": password(label) });
+    let user = expect_status(admin.post("/api/users", body).await?, 201, &format!("creating {label}"))?;
+    let user_id = text_field(&user, "id")?;
+    expect_status(
+        admin
+            .put(
+                &format!("/api/organisations/{organisation_id}/members/{user_id}"),
+                serde_json::json!({}),
+            )
+            .await?,
+        204,
+        &format!("putting {label} in the organisation"),
+    )?;
+    Api::sign_in(server, &email(label), &password(label)).await
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use relais_tests::api::{Api, Csrf, Socket, Upgrade};
-use relais_tests::fixtures::{ORGANISATION, create_admin, email, expect_status, now_ms, password, text_field};
+use relais_tests::fixtures::{ORGANISATION, create_admin, create_staff, email, expect_status, now_ms, password, text_field};
 use relais_tests::server::uuid_like;
 use relais_tests::{Backend, TestServer, eventually};
 use reqwest::Method;
@@ -47,7 +47,7 @@ impl Site {
             "creating the organisation",
         )?;
         let organisation_id = text_field(&organisation, "id")?;
-        let owner = Self::staff(server, &admin, &organisation_id, "owner").await?;
+        let owner = create_staff(server, &admin, &organisation_id, "owner").await?;
         let workspace = expect_status(
             owner
                 .post(
@@ -91,41 +91,13 @@ impl Site {
         })
     }
 
-    /// A staff account made by the administrator, put in the organisation, signed in.
-    async fn staff(
-        server: &TestServer,
-        admin: &Api,
-        organisation_id: &str,
-        label: &str,
-    ) -> anyhow::Result<Api> {
-        let body =
-            json!({ "email": email(label), "display_name": label, "password": password(label) });
-        let user = expect_status(
-            admin.post("/api/users", body).await?,
-            201,
-            &format!("creating {label}"),
-        )?;
-        let user_id = text_field(&user, "id")?;
-        expect_status(
-            admin
-                .put(
-                    &format!("/api/organisations/{organisation_id}/members/{user_id}"),
-                    json!({}),
-                )
-                .await?,
-            204,
-            &format!("putting {label} in the organisation"),
-        )?;
-        Api::sign_in(server, &email(label), &password(label)).await
-    }
-
     fn members_path(&self, user_id: &str) -> String {
         format!("/api/workspaces/{}/members/{user_id}", self.workspace_id)
     }
 
     /// A staff member of the organisation with `role` in W.
     async fn add_staff(&self, server: &TestServer, label: &str, role: &str) -> anyhow::Result<Api> {
-        let api = Self::staff(server, &self.admin, &self.organisation_id, label).await?;
+        let api = create_staff(server, &self.admin, &self.organisation_id, label).await?;
         expect_status(
             self.owner
                 .put(&self.members_path(api.user_id()), json!({ "role": role }))
