@@ -135,6 +135,13 @@ impl ChatClient {
             .context("the chat socket is closed")
     }
 
+    /// Sends one text frame as is (to send what is not valid JSON).
+    pub fn send_text(&self, text: &str) -> anyhow::Result<()> {
+        self.outgoing
+            .send(WsMessage::text(text.to_owned()))
+            .context("the chat socket is closed")
+    }
+
     /// The next event (the oldest passed over by [`ChatClient::wait_for`] first), or an error
     /// once `within` has passed or the socket has closed.
     pub async fn next_event(&mut self, within: Duration) -> anyhow::Result<Value> {

@@ -382,6 +382,12 @@ async fn chat(backend: Backend) -> anyhow::Result<()> {
         .await;
     scenarios
         .run(
+            "11 a bad frame closes only its sender",
+            bad_frames(&server, &cast),
+        )
+        .await;
+    scenarios
+        .run(
             "5 every acked message survives SIGKILL",
             crash(&mut server, &cast),
         )
@@ -411,6 +417,48 @@ async fn chat_on_postgres() -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------
 // 1. Real time.
 // ---------------------------------------------------------------------------------------
+
+/// Invalid JSON, an unknown request and an oversize frame each close their sender (1007, 1007,
+/// 1009), and only it: the members of the channel go on exchanging, nothing is stored from the
+/// bad frames, and nothing else is lost.
+async fn bad_frames(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
+    let channel = cast.site.channel("trames-invalides", false).await?;
+    let mut alice = ChatClient::connect(server, &cast.alice).await?;
+    let mut bruno = ChatClient::connect(server, &cast.bruno).await?;
+    alice.subscribe(&channel, 0).await?;
+    bruno.subscribe(&channel, 0).await?;
+    let before = alice.send(&channel, "avant", "Avant les trames invalides").await?;
+    ensure!(seq_of(&before)? == 1, "first ack: {before}");
+
+    let oversize = format!(
+        r#"{{"type":"send","conversation_id":"{channel}","client_id":"gros","body":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
+    let cases: [(&str, String, Option<u16>); 3] = [
+        ("invalid JSON", "{pas du json".to_owned(), Some(1007)),
+        ("an unknown request", r#"{"type":"explose"}"#.to_owned(), Some(1007)),
+        ("an oversize frame", oversize, Some(1009)),
+    ];
+    for (what, frame, code) in cases {
+        let mut bad = ChatClient::connect(server, &cast.nadia).await?;
+        bad.send_text(&frame)?;
+        let closed = bad.wait_closed(WAIT).await?;
+        println!("{what}: closed with {closed:?}");
+        ensure!(closed.code == code, "{what}: closed with {closed:?}, expected {code:?}");
+    }
+
+    // The members were not disturbed: the next message is seq 2, and each member receives
+    // both, in order.
+    let after = bruno.send(&channel, "apres", "Après les trames invalides").await?;
+    ensure!(seq_of(&after)? == 2, "ack after the bad frames: {after}");
+    for member in [&mut alice, &mut bruno] {
+        let mut next = 1;
+        receive_through(member, &channel, &mut next, 2).await?;
+    }
+    let stored = history(&cast.alice, &channel).await?;
+    ensure!(seqs(&stored) == vec![1, 2], "history after the bad frames: {stored:?}");
+    Ok(())
+}
 
 async fn real_time(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
     let channel = cast.site.channel("temps-reel", false).await?;
