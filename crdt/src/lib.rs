@@ -8,6 +8,7 @@
 //! as [`CrdtError::Panicked`], so that the caller can throw the in-memory document away.
 
 mod document;
+pub mod model;
 pub mod protocol;
 
 pub use document::{AppliedUpdate, AwarenessChange, DocState, UpdateContent, merge_updates, update_content};
