@@ -20,6 +20,9 @@ pub struct AppliedUpdate {
     /// brought nothing new (a resent edit, a reconnecting client's full state). This is what
     /// is stored and relayed, so duplicates cost neither storage nor bandwidth.
     pub delta: Option<Vec<u8>>,
+    /// The Yjs client ids whose items the update carries (empty when it brought nothing new),
+    /// so the server can record whose edits these are.
+    pub clients: Vec<u64>,
 }
 
 /// Which awareness client ids an awareness update touched.
@@ -108,6 +111,8 @@ impl DocState {
         let update = decode_update(bytes)?;
         let doc = self.awareness.doc();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
+            // Usually one client: the editing tab.
+            let clients: Vec<u64> = update.state_vector().iter().map(|(client, _)| client.get()).collect();
             let mut txn = doc.transact_mut();
             let applied = txn.apply_update(update);
             if txn.has_missing_updates() {
@@ -123,10 +128,11 @@ impl DocState {
                 delta
             });
             drop(txn);
-            applied.map(|()| delta)
+            let clients = if delta.is_some() { clients } else { Vec::new() };
+            applied.map(|()| (delta, clients))
         }));
         match outcome {
-            Ok(Ok(delta)) => Ok(AppliedUpdate { delta }),
+            Ok(Ok((delta, clients))) => Ok(AppliedUpdate { delta, clients }),
             Ok(Err(error)) => Err(malformed("update", error)),
             Err(_) => Err(CrdtError::Panicked),
         }

@@ -7,9 +7,13 @@
 //! the few places where `yrs` itself can still panic on hostile input are wrapped and reported
 //! as [`CrdtError::Panicked`], so that the caller can throw the in-memory document away.
 
+pub mod attribution;
+pub mod content;
+pub mod diff;
 mod document;
 pub mod model;
 pub mod protocol;
+pub mod restore;
 
 pub use document::{AppliedUpdate, AwarenessChange, DocState, UpdateContent, merge_updates, update_content};
 

@@ -16,6 +16,15 @@ pub struct Access {
     pub role: Role,
     /// The earliest expiry among the grant and the credential it rests on.
     pub valid_until_ms: Option<UnixMillis>,
+    /// The document is under review: nobody edits it, whatever their role.
+    pub frozen: bool,
+}
+
+impl Access {
+    /// Whether this access may change the document's content now.
+    pub fn may_edit(&self) -> bool {
+        can_edit(self.role) && !self.frozen
+    }
 }
 
 /// Whether a role may change a document's content.
@@ -53,11 +62,11 @@ pub fn user_document_access(user: &User, facts: &AccessFacts, now_ms: UnixMillis
         return None;
     }
     if user.is_admin {
-        return Some(Access { role: Role::Owner, valid_until_ms: None });
+        return Some(Access { role: Role::Owner, valid_until_ms: None, frozen: false });
     }
     facts.document.as_ref()?;
     let grant = live(facts.document_grant.as_ref(), now_ms).or_else(|| live(facts.workspace_grant.as_ref(), now_ms))?;
-    Some(Access { role: grant.role, valid_until_ms: grant.expires_at_ms })
+    Some(Access { role: grant.role, valid_until_ms: grant.expires_at_ms, frozen: false })
 }
 
 /// What a caller may do on a document now, read from the directory.
@@ -78,12 +87,16 @@ pub async fn document_access(
                 .await?
                 .is_some_and(|info: DocumentInfo| info.deleted_at_ms.is_some());
             (!deleted && pattern_matches(&token.document_pattern, document.as_str()))
-                .then_some(Access { role: token.role, valid_until_ms: None })
+                .then_some(Access { role: token.role, valid_until_ms: None, frozen: false })
         }
     };
-    Ok(access.map(|access| Access {
+    let Some(access) = access else { return Ok(None) };
+    // Only editing roles need to know; readers are read-only anyway.
+    let frozen = can_edit(access.role) && directory.document_frozen(document).await?;
+    Ok(Some(Access {
         role: access.role,
         valid_until_ms: earliest(access.valid_until_ms, Some(caller.credential_expires_at_ms())),
+        frozen,
     }))
 }
 

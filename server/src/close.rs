@@ -24,6 +24,9 @@ pub enum CloseReason {
     Internal,
     /// The client did not keep up with the room (1013).
     TooSlow,
+    /// The room dropped edits the store refused because the document was just frozen for
+    /// review; clients reconnect and resync read-only (1012).
+    Reloading,
     /// No valid credentials (4401).
     Unauthenticated,
     /// Valid credentials without access to this document (4403).
@@ -46,6 +49,7 @@ impl CloseReason {
             CloseReason::TooBig => 1009,
             CloseReason::Policy(_) => 1008,
             CloseReason::Internal => 1011,
+            CloseReason::Reloading => 1012,
             CloseReason::TooSlow => 1013,
             CloseReason::Unauthenticated | CloseReason::CredentialsEnded => 4401,
             CloseReason::Forbidden | CloseReason::AccessRevoked => 4403,
@@ -63,6 +67,7 @@ impl CloseReason {
             CloseReason::TooBig => "message too big".to_owned(),
             CloseReason::Policy(what) => (*what).to_owned(),
             CloseReason::Internal => "internal error".to_owned(),
+            CloseReason::Reloading => "document submitted for validation; reconnect".to_owned(),
             CloseReason::TooSlow => "too slow".to_owned(),
             CloseReason::Unauthenticated => "authentication required".to_owned(),
             CloseReason::Forbidden => "no access to this document".to_owned(),

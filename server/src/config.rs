@@ -74,6 +74,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RELAIS_SNAPSHOT_EVERY_UPDATES", value_name = "N")]
     pub snapshot_every_updates: Option<u64>,
 
+    /// Seconds of editing after which an automatic version is taken (one also is when the last editor leaves) [default: 300].
+    #[arg(long, env = "RELAIS_VERSION_INTERVAL_SECONDS", value_name = "S")]
+    pub version_interval_seconds: Option<u64>,
+
     /// Milliseconds a room stays loaded after its last client leaves [default: 5000].
     #[arg(long, env = "RELAIS_ROOM_GRACE_MS", value_name = "MS")]
     pub room_grace_ms: Option<u64>,
@@ -260,6 +264,7 @@ pub struct HubConfig {
     pub max_batch_updates: usize,
     pub snapshot_every_updates: u64,
     pub room_grace: Duration,
+    pub version_interval: Duration,
     pub keepalive: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
@@ -274,6 +279,7 @@ impl Default for HubConfig {
             max_batch_updates: 256,
             snapshot_every_updates: 1000,
             room_grace: Duration::from_millis(5000),
+            version_interval: Duration::from_secs(300),
             keepalive: Duration::from_millis(15_000),
             idle_timeout: Duration::from_millis(90_000),
             write_timeout: Duration::from_millis(10_000),
@@ -319,6 +325,7 @@ impl ServeArgs {
             max_batch_updates: self.max_batch_updates.or(file.max_batch_updates),
             snapshot_every_updates: self.snapshot_every_updates.or(file.snapshot_every_updates),
             room_grace_ms: self.room_grace_ms.or(file.room_grace_ms),
+            version_interval_seconds: self.version_interval_seconds.or(file.version_interval_seconds),
             keepalive_ms: self.keepalive_ms.or(file.keepalive_ms),
             idle_timeout_ms: self.idle_timeout_ms.or(file.idle_timeout_ms),
             write_timeout_ms: self.write_timeout_ms.or(file.write_timeout_ms),
@@ -386,6 +393,11 @@ impl ServeArgs {
             max_batch_updates: positive("max_batch_updates", args.max_batch_updates.map(|v| v as u64), defaults.max_batch_updates as u64)? as usize,
             snapshot_every_updates: positive("snapshot_every_updates", args.snapshot_every_updates, defaults.snapshot_every_updates)?,
             room_grace: Duration::from_millis(args.room_grace_ms.unwrap_or(millis(defaults.room_grace))),
+            version_interval: Duration::from_secs(positive(
+                "version_interval_seconds",
+                args.version_interval_seconds,
+                defaults.version_interval.as_secs(),
+            )?),
             keepalive: Duration::from_millis(keepalive_ms),
             idle_timeout: Duration::from_millis(idle_timeout_ms),
             write_timeout: Duration::from_millis(positive("write_timeout_ms", args.write_timeout_ms, millis(defaults.write_timeout))?),

@@ -31,6 +31,8 @@ pub enum DirectoryCliError {
     Io(#[from] std::io::Error),
     #[error("the audit journal is broken at entry {seq}: {reason}")]
     AuditBroken { seq: i64, reason: String },
+    #[error("{0} matches no approved version (sha256 {1})")]
+    NotSealed(String, String),
 }
 
 impl DirectoryCliError {
@@ -103,6 +105,29 @@ pub struct TokenRevokeArgs {
 /// Arguments of `relais audit verify`.
 #[derive(Debug, Clone, Args)]
 pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub settings: ServeArgs,
+}
+
+/// Arguments of `relais verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// A file exported by Relais (Markdown, HTML, DOCX, ODT) or a version's stored state.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub settings: ServeArgs,
+}
+
+/// Arguments of `relais documents thin-versions`.
+#[derive(Debug, Clone, Args)]
+pub struct ThinVersionsArgs {
+    /// Keep every automatic version younger than this many hours.
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    pub keep_all_hours: u32,
+    /// Then keep one per hour up to this many days old; one per day after.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub hourly_days: u32,
     #[command(flatten)]
     pub settings: ServeArgs,
 }
@@ -268,6 +293,55 @@ pub async fn audit_verify(config: &Config) -> Result<(), DirectoryCliError> {
         }
         Some((seq, reason)) => Err(DirectoryCliError::AuditBroken { seq, reason }),
     }
+}
+
+/// `relais verify FILE`: exit 0 naming the approved version the file is exactly (its stored
+/// state, or an export of it this server recorded), 1 when it is none.
+pub async fn verify(config: &Config, args: VerifyArgs) -> Result<(), DirectoryCliError> {
+    let bytes = std::fs::read(&args.file)?;
+    let sha256 = crate::versions::sha256_hex(&bytes);
+    let storage = relais_storage::connect_storage(&StorageConfig {
+        database_url: config.database_url.clone(),
+        object_store_url: config.object_store.clone(),
+        max_connections: 2,
+    })
+    .await?;
+    let Some(found) = storage.versions.find_sealed(&sha256).await? else {
+        return Err(DirectoryCliError::NotSealed(args.file.display().to_string(), sha256));
+    };
+    let title = storage.directory.document(&found.version.document).await?.map(|info| info.title).unwrap_or_default();
+    let seal = found.version.seal.as_ref();
+    writeln!(
+        std::io::stdout().lock(),
+        "ok: {} is {} of version {} of « {} » ({}), approved on {} by {}; seal sha256 {}",
+        args.file.display(),
+        found.format.map_or_else(|| "the stored state".to_owned(), |format| format!("the {format} export")),
+        found.version.number,
+        title,
+        found.version.document,
+        seal.map(|seal| crate::versions::french_datetime(seal.sealed_at_ms)).unwrap_or_default(),
+        seal.map(|seal| seal.sealed_by.as_str()).unwrap_or_default(),
+        found.version.sha256_hex,
+    )?;
+    Ok(())
+}
+
+/// `relais documents thin-versions`: the retention servers apply every hour, now and with
+/// the given policy. Named, submitted, restore and approved versions are never removed.
+pub async fn thin_versions(config: &Config, args: ThinVersionsArgs) -> Result<(), DirectoryCliError> {
+    let storage = relais_storage::connect_storage(&StorageConfig {
+        database_url: config.database_url.clone(),
+        object_store_url: config.object_store.clone(),
+        max_connections: 2,
+    })
+    .await?;
+    let policy = relais_storage::RetentionPolicy {
+        keep_all_ms: i64::from(args.keep_all_hours) * 3_600_000,
+        hourly_ms: i64::from(args.hourly_days) * 86_400_000,
+    };
+    let deleted = storage.versions.apply_retention(policy, crate::auth::now_ms()).await?;
+    writeln!(std::io::stdout().lock(), "ok: {deleted} automatic versions removed")?;
+    Ok(())
 }
 
 /// `relais audit export`: JSON lines, ascending.

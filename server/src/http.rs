@@ -37,6 +37,7 @@ pub struct AppState {
     pub chat: Arc<dyn relais_storage::Chat>,
     pub chat_hub: crate::chat::hub::ChatHub,
     pub chat_limit: ChatRateLimit,
+    pub versions: crate::versions::VersionService,
 }
 
 /// The application's routes.
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api_routes)
         .route("/api/openapi.json", get(move || async move { Json((*openapi).clone()) }))
         .route("/api/{*rest}", any(api_not_found))
+        .route("/p/{document}", get(crate::public::page))
+        .route("/p/{document}/{file}", get(crate::public::download))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
@@ -130,13 +133,17 @@ async fn yjs(
     let limit = state.config.hub.max_message_bytes;
     let hub = state.hub.clone();
     let tracker = hub.tracker().clone();
+    let author = caller.user().map(|user| user.id.as_str().to_owned()).or_else(|| match &caller {
+        auth::Caller::Token(token) => token.created_by.as_ref().map(|user| user.as_str().to_owned()),
+        auth::Caller::User(_) => None,
+    });
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         // tungstenite zero-fills its read buffer to this size before each read and keeps it:
         // the 128 KiB default costs that much per idle connection. Larger frames still work.
         .read_buffer_size(8 * 1024)
-        .on_upgrade(move |socket| tracker.track_future(serve_connection(socket, hub, document, slot, guard))))
+        .on_upgrade(move |socket| tracker.track_future(serve_connection(socket, hub, document, slot, guard, author))))
 }
 
 async fn healthz() -> &'static str {

@@ -17,6 +17,8 @@ pub mod directory_cli;
 pub mod http;
 pub mod metrics;
 pub mod hub;
+pub mod public;
+pub mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +84,7 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
     let hard_stop = CancellationToken::new();
     let metrics = Arc::new(metrics::Metrics::new());
     let (chat_hub, chat_hub_starter) = chat::hub::ChatHub::spawn(bus.clone(), &tracker);
-    let hub = Hub::new(store.clone(), bus, metrics, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
+    let hub = Hub::new(store.clone(), storage.versions.clone(), bus, metrics, config.hub.clone(), tracker.clone(), shutdown.clone(), hard_stop.clone());
     let state = AppState {
         hub: hub.clone(),
         directory: storage.directory.clone(),
@@ -93,8 +95,15 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
         chat: storage.chat.clone(),
         chat_hub,
         chat_limit: auth::ratelimit::ChatRateLimit::new(config.chat.messages_per_minute),
+        versions: versions::VersionService {
+            store: store.clone(),
+            versions: storage.versions.clone(),
+            directory: storage.directory.clone(),
+            hub: hub.clone(),
+        },
         config: Arc::new(config),
     };
+    versions::spawn_retention(storage.versions.clone(), &tracker, shutdown.clone());
     chat_hub_starter.start(state.clone(), shutdown.clone()).await;
     let app = http::router(state);
 

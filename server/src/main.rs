@@ -6,7 +6,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use relais_server::admin::{self, BackupArgs, CompactArgs, DoctorArgs, RestoreArgs, Status};
 use relais_server::config::{Config, LogFormat, ServeArgs};
 use relais_server::directory_cli::{
-    self, AuditExportArgs, AuditVerifyArgs, TokenCreateArgs, TokenRevokeArgs, UserCreateArgs,
+    self, AuditExportArgs, AuditVerifyArgs, TokenCreateArgs, TokenRevokeArgs, UserCreateArgs, VerifyArgs,
+    ThinVersionsArgs,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -57,6 +58,10 @@ enum Command {
     /// Check and export the audit journal.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Tell whether a file is exactly an approved (sealed) version: its stored state or an
+    /// export of it made by this server. Exits 0 naming the version, 1 otherwise.
+    #[command(args_override_self = true)]
+    Verify(VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -96,6 +101,11 @@ enum DocumentsCommand {
     /// run: updates appended meanwhile stay in the log.
     #[command(args_override_self = true)]
     Compact(CompactArgs),
+    /// Thin old automatic versions now (servers do it every hour): all of the last day, one
+    /// per hour for a month, one per day after. Named, submitted, restore and approved
+    /// versions are kept.
+    #[command(args_override_self = true)]
+    ThinVersions(ThinVersionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -135,6 +145,9 @@ fn main() -> ExitCode {
                     .map(drop)
             })
         }
+        Command::Documents(DocumentsCommand::ThinVersions(args)) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::thin_versions(&config, args).await
+        }),
         Command::User(UserCommand::Create(args)) => run_directory(args.settings.clone(), |config| async move {
             directory_cli::user_create(&config, args).await
         }),
@@ -149,6 +162,9 @@ fn main() -> ExitCode {
         }),
         Command::Audit(AuditCommand::Export(args)) => run_directory(args.settings.clone(), |config| async move {
             directory_cli::audit_export(&config, args).await
+        }),
+        Command::Verify(args) => run_directory(args.settings.clone(), |config| async move {
+            directory_cli::verify(&config, args).await
         }),
         Command::Doctor(args) => {
             let config_file = args.settings.config.clone();

@@ -24,6 +24,7 @@ pub struct Metrics {
     pub relay_delay_seconds: Histogram,
     pub closes: Family<Labels, Counter>,
     pub snapshots_written: Counter,
+    pub versions_created: Counter,
     pub snapshot_failures: Counter,
     pub pending_updates: Gauge,
     pub bus_events_received: Counter,
@@ -58,6 +59,7 @@ impl Metrics {
             relay_delay_seconds: latency(),
             closes: Family::default(),
             snapshots_written: Counter::default(),
+            versions_created: Counter::default(),
             snapshot_failures: Counter::default(),
             pending_updates: Gauge::default(),
             bus_events_received: Counter::default(),
@@ -80,6 +82,7 @@ impl Metrics {
         registry.register("relay_delay_seconds", "From receiving an update to relaying it (commit included)", metrics.relay_delay_seconds.clone());
         registry.register("closes", "Websocket closes by close code", metrics.closes.clone());
         registry.register("snapshots_written", "Snapshots written", metrics.snapshots_written.clone());
+        registry.register("versions_created", "Document versions taken (automatic, named, restore, submitted)", metrics.versions_created.clone());
         registry.register("snapshot_failures", "Snapshots that failed (updates stay in the log)", metrics.snapshot_failures.clone());
         registry.register("pending_updates", "Updates accepted and waiting for a commit, all rooms", metrics.pending_updates.clone());
         registry.register("bus_events_received", "Events received from other nodes", metrics.bus_events_received.clone());

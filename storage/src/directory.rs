@@ -480,6 +480,9 @@ pub trait Directory: Send + Sync + 'static {
         user: &UserId,
     ) -> Result<bool, StoreError>;
     async fn document_members(&self, document: &DocumentId) -> Result<Vec<Member>, StoreError>;
+    /// Whether the document is frozen for review (see [`crate::Versions::freeze`]): nobody
+    /// may edit it until the review is decided.
+    async fn document_frozen(&self, document: &DocumentId) -> Result<bool, StoreError>;
     /// The user, the document entry and both grants, in one read.
     async fn access_facts(
         &self,

@@ -1234,6 +1234,18 @@ macro_rules! impl_directory {
                 Ok(members)
             }
 
+            async fn document_frozen(
+                &self,
+                document: &$crate::id::DocumentId,
+            ) -> Result<bool, $crate::error::StoreError> {
+                let row: Option<i64> =
+                    sqlx::query_scalar("SELECT frozen_at_ms FROM document_freezes WHERE document_id = $1")
+                        .bind(document.as_str())
+                        .fetch_optional(self.directory_reader())
+                        .await?;
+                Ok(row.is_some())
+            }
+
             async fn access_facts(
                 &self,
                 user: &$crate::directory::UserId,

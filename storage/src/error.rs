@@ -40,6 +40,10 @@ pub enum StoreError {
     /// A user, workspace, document or invitation the call refers to does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The document is frozen for review: nothing was appended. Not a failure to retry: the
+    /// caller refuses the edit, as for a reader.
+    #[error("document {0} is frozen for review")]
+    Frozen(String),
     /// A URL or setting cannot be used (unknown scheme, malformed URL, zero pool size...).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -35,6 +35,8 @@ mod objects;
 mod postgres;
 mod sqlite;
 mod store;
+mod versions;
+mod versions_sql;
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,6 +59,10 @@ pub use migrations::SchemaStatus;
 pub use objects::open_object_store;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use versions::{
+    Decision, NewVersion, Publication, RetentionPolicy, Review, ReviewId, SealedMatch, Version,
+    VersionId, VersionKind, VersionSeal, Versions, retention_victims,
+};
 pub use store::{AppendedRange, Snapshot, SnapshotInfo, Store, StoredDocument, StoredUpdate};
 
 /// Where documents are kept.
@@ -106,6 +112,7 @@ pub struct Storage {
     pub documents: Arc<dyn Store>,
     pub directory: Arc<dyn Directory>,
     pub chat: Arc<dyn Chat>,
+    pub versions: Arc<dyn Versions>,
 }
 
 /// Opens the store as [`connect`] does and returns both of its faces.
@@ -118,7 +125,8 @@ pub async fn connect_storage(config: &StorageConfig) -> Result<Storage, StoreErr
             Storage {
                 documents: store.clone(),
                 directory: store.clone(),
-                chat: store,
+                chat: store.clone(),
+                versions: store,
             }
         }
         admin::Backend::Postgres => {
@@ -127,7 +135,8 @@ pub async fn connect_storage(config: &StorageConfig) -> Result<Storage, StoreErr
             Storage {
                 documents: store.clone(),
                 directory: store.clone(),
-                chat: store,
+                chat: store.clone(),
+                versions: store,
             }
         }
     };

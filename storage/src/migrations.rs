@@ -31,6 +31,11 @@ const SQLITE: &[Embedded] = &[
         "chat",
         include_str!("../migrations/sqlite/0003_chat.sql"),
     ),
+    (
+        4,
+        "versions",
+        include_str!("../migrations/sqlite/0004_versions.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -48,6 +53,11 @@ const POSTGRES: &[Embedded] = &[
         3,
         "chat",
         include_str!("../migrations/postgres/0003_chat.sql"),
+    ),
+    (
+        4,
+        "versions",
+        include_str!("../migrations/postgres/0004_versions.sql"),
     ),
 ];
 

@@ -206,6 +206,8 @@ crate::directory_sql::impl_directory!(
 );
 
 // Chat SQL with ids bound as a text[] and search through the generated tsvector column.
+crate::versions_sql::impl_versions!(PostgresStore, backend = "postgres");
+
 crate::chat_sql::impl_chat!(
     PostgresStore,
     backend = "postgres",
@@ -443,16 +445,23 @@ impl Store for PostgresStore {
         let first = last_after - count + 1;
         let seqs: Vec<i64> = (first..=last_after).collect();
         let payloads: Vec<&[u8]> = updates.iter().map(AsRef::as_ref).collect();
-        sqlx::query(
+        // A new statement, so it sees a freeze committed while we waited for the row lock;
+        // a frozen document gets nothing, and the transaction (and its seqs) is rolled back.
+        let inserted = sqlx::query(
             "INSERT INTO document_updates (document_id, seq, update_bytes)
              SELECT $1, batch.seq, batch.update_bytes
-             FROM UNNEST($2::bigint[], $3::bytea[]) AS batch (seq, update_bytes)",
+             FROM UNNEST($2::bigint[], $3::bytea[]) AS batch (seq, update_bytes)
+             WHERE NOT EXISTS (SELECT 1 FROM document_freezes WHERE document_id = $1)",
         )
         .bind(document.as_str())
         .bind(seqs)
         .bind(payloads)
         .execute(&mut *transaction)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Frozen(document.to_string()));
+        }
         transaction.commit().await?;
         common::appended_range(last_after, count)
     }

@@ -208,6 +208,8 @@ impl SqliteStore {
 crate::directory_sql::impl_directory!(SqliteStore, backend = "sqlite", audit_lock = None);
 
 // Chat SQL with ids bound as a JSON array and search through FTS5.
+crate::versions_sql::impl_versions!(SqliteStore, backend = "sqlite");
+
 crate::chat_sql::impl_chat!(
     SqliteStore,
     backend = "sqlite",
@@ -469,6 +471,14 @@ impl Store for SqliteStore {
         .fetch_one(&mut *transaction)
         .await?
         .try_get("last_seq")?;
+        let frozen: Option<i64> =
+            sqlx::query_scalar("SELECT frozen_at_ms FROM document_freezes WHERE document_id = ?1")
+                .bind(document.as_str())
+                .fetch_optional(&mut *transaction)
+                .await?;
+        if frozen.is_some() {
+            return Err(StoreError::Frozen(document.to_string()));
+        }
         let first = last_after - count + 1;
         // One multi-row INSERT per chunk: sqlx runs each SQLite statement on its worker thread,
         // so a statement per update costs a thread hand-off per update.

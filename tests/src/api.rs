@@ -211,6 +211,38 @@ impl Api {
     }
 }
 
+impl Api {
+    /// A GET whose answer is a file: its status, `Content-Type` and bytes.
+    pub async fn download(&self, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = self.cookie_header() {
+            request = request.header(COOKIE, cookie);
+        }
+        let response = request.send().await.with_context(|| format!("GET {path}"))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((status, content_type, response.bytes().await?.to_vec()))
+    }
+
+    /// A POST of raw bytes (no session needed), e.g. a file to `/api/verify`.
+    pub async fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        read(response).await
+    }
+}
+
 async fn read(response: reqwest::Response) -> anyhow::Result<(u16, Value)> {
     let status = response.status().as_u16();
     let text = response.text().await?;
@@ -397,6 +429,24 @@ impl Socket {
         self.outgoing
             .send(WsMessage::Binary(frame.into()))
             .context("socket closed")
+    }
+
+    /// Makes any change to the local document (roots via `WriteTxn`) and sends it.
+    pub fn edit(&self, change: impl FnOnce(&mut yrs::TransactionMut<'_>)) -> anyhow::Result<()> {
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            change(&mut txn);
+            txn.encode_update_v1()
+        };
+        let frame = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        self.outgoing
+            .send(WsMessage::Binary(frame.into()))
+            .context("socket closed")
+    }
+
+    /// This replica's document.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
     }
 
     pub fn text(&self) -> String {

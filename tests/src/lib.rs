@@ -13,6 +13,11 @@ pub mod server;
 pub mod yclient;
 
 pub use node::NodeClient;
+
+/// The workspace's root folder (where `target/` and `tests/` are).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 pub use server::{Backend, TestCluster, TestServer};
 pub use yclient::{Closed, YClient};
 

@@ -95,6 +95,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Frozen(_) => ApiError::Conflict("the document is under review".into()),
             StoreError::NotFound(_) => ApiError::NotFound("resource"),
             error if error.is_unavailable() => ApiError::Unavailable(error),
             error => ApiError::Internal(error.to_string()),

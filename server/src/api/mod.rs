@@ -15,6 +15,7 @@ mod documents;
 mod error;
 mod invitations;
 mod session;
+mod versions;
 mod workspaces;
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,6 +44,7 @@ use crate::http::AppState;
         (name = "invitations", description = "Inviting external partners"),
         (name = "audit", description = "The audit journal"),
         (name = "chat", description = "Channels, direct messages and document discussions"),
+        (name = "versions", description = "Version history, comparison, restore, validation, publication and exports"),
     )
 )]
 struct ApiDoc;
@@ -55,6 +57,7 @@ const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub fn router(max_upload_bytes: usize) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let uploads = OpenApiRouter::new()
         .routes(routes!(chat::upload_attachment))
+        .routes(routes!(versions::verify_file))
         .layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::sign_in, session::current, session::sign_out))
@@ -87,6 +90,20 @@ pub fn router(max_upload_bytes: usize) -> (axum::Router<AppState>, utoipa::opena
         .routes(routes!(chat::mark_read, chat::read_markers))
         .routes(routes!(chat::search))
         .routes(routes!(chat::download_attachment))
+        .routes(routes!(versions::list_versions, versions::name_version))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::compare_versions))
+        .routes(routes!(versions::version_changes))
+        .routes(routes!(versions::restore_version))
+        .routes(routes!(versions::export_version))
+        .routes(routes!(versions::version_integrity))
+        .routes(routes!(versions::get_review))
+        .routes(routes!(versions::submit_review))
+        .routes(routes!(versions::approve_review))
+        .routes(routes!(versions::reject_review))
+        .routes(routes!(versions::publish, versions::unpublish))
+        .routes(routes!(versions::workspace_actions))
+        .routes(routes!(versions::live_content))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
         .merge(uploads)
         .split_for_parts()

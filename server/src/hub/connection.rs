@@ -18,7 +18,6 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use super::room::{ClientMessage, RoomCommand};
 use super::{ConnectionSlot, Hub};
-use crate::access::can_edit;
 use crate::access_watch::{AccessGuard, AccessState};
 use crate::close::CloseReason;
 
@@ -31,9 +30,19 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves one upgraded websocket until it ends. `access` carries the caller's role, kept
 /// current by the node's access watch: updates are only taken from roles that may edit, and
 /// the connection closes as soon as access is gone (4403) or the credential ended (4401).
-pub async fn serve_connection(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot, access: AccessGuard) {
+///
+/// `author` is the user the connection's edits are attributed to (`None` for API tokens not
+/// made by a user): the room records which Yjs client ids are theirs.
+pub async fn serve_connection(
+    socket: WebSocket,
+    hub: Hub,
+    document: DocumentId,
+    slot: ConnectionSlot,
+    access: AccessGuard,
+    author: Option<String>,
+) {
     let span = info_span!("connection", document = %document, connection = %slot.id());
-    run(socket, hub, document, slot, access).instrument(span).await;
+    run(socket, hub, document, slot, access, author).instrument(span).await;
 }
 
 /// Closes a websocket at once, for an upgrade that was refused (browsers cannot read the
@@ -43,9 +52,16 @@ pub async fn refuse_connection(socket: WebSocket, reason: CloseReason) {
     close(&mut sink, reason).await;
 }
 
-async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: ConnectionSlot, mut access: AccessGuard) {
+async fn run(
+    socket: WebSocket,
+    hub: Hub,
+    document: DocumentId,
+    slot: ConnectionSlot,
+    mut access: AccessGuard,
+    author: Option<String>,
+) {
     let Some(initial) = access.current() else { return };
-    let mut may_edit = can_edit(initial.role);
+    let mut may_edit = initial.may_edit();
     let connection = slot.id();
     let config = hub.config().clone();
     let (outbox_sender, mut outbox) = mpsc::channel::<Bytes>(config.client_outbox_messages);
@@ -54,7 +70,12 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
     let mut joined = None;
     for _ in 0..JOIN_ATTEMPTS {
         let (kick_sender, kick) = oneshot::channel();
-        let join = RoomCommand::Join { connection, outbox: outbox_sender.clone(), kick: kick_sender };
+        let join = RoomCommand::Join {
+            connection,
+            outbox: outbox_sender.clone(),
+            kick: kick_sender,
+            author: author.clone(),
+        };
         if let Ok(room) = hub.join(&document, join).await {
             joined = Some((room, kick));
             break;
@@ -75,7 +96,7 @@ async fn run(socket: WebSocket, hub: Hub, document: DocumentId, slot: Connection
     let reason: Option<CloseReason> = loop {
         tokio::select! {
             changed = access.changed() => match changed {
-                AccessState::Live(access) => may_edit = can_edit(access.role),
+                AccessState::Live(access) => may_edit = access.may_edit(),
                 AccessState::AccessEnded => break Some(CloseReason::AccessRevoked),
                 AccessState::CredentialEnded => break Some(CloseReason::CredentialsEnded),
             },
@@ -203,7 +224,7 @@ fn decode(frame: &Bytes, may_edit: bool) -> Result<(Vec<ClientMessage>, bool), C
 /// Whether a read-only connection's update deserves a permission-denied answer. It never
 /// reaches the room either way. Empty updates and deletions-only sync replies (stock clients
 /// send their whole delete set when syncing, edit or not) are dropped quietly.
-fn worth_refusing(update: &[u8], sync_reply: bool) -> bool {
+pub(super) fn worth_refusing(update: &[u8], sync_reply: bool) -> bool {
     let content = relais_crdt::update_content(update);
     let quiet = matches!(content, Ok(relais_crdt::UpdateContent::Empty))
         || (sync_reply && matches!(content, Ok(relais_crdt::UpdateContent::DeletionsOnly)));

@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use relais_storage::{DocumentId, Store};
+use relais_storage::{DocumentId, Seq, Store, Versions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::{refuse_connection, serve_connection};
+pub use room::ApplyError;
 pub(crate) use room::{RoomCommand, RoomHandle};
 
 use crate::bus::Bus;
@@ -46,6 +47,7 @@ pub struct Hub {
 struct HubInner {
     rooms: Mutex<HashMap<DocumentId, RoomHandle>>,
     store: Arc<dyn Store>,
+    versions: Arc<dyn Versions>,
     bus: Option<Bus>,
     metrics: Arc<Metrics>,
     config: HubConfig,
@@ -60,8 +62,10 @@ struct HubInner {
 
 impl Hub {
     /// `shutdown` starts a graceful stop; `hard_stop` ends retries when the grace period is over.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
+        versions: Arc<dyn Versions>,
         bus: Option<Bus>,
         metrics: Arc<Metrics>,
         config: HubConfig,
@@ -73,6 +77,7 @@ impl Hub {
             inner: Arc::new(HubInner {
                 rooms: Mutex::new(HashMap::new()),
                 store,
+                versions,
                 bus,
                 metrics,
                 config,
@@ -97,6 +102,60 @@ impl Hub {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn shared_metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    pub fn versions(&self) -> &Arc<dyn Versions> {
+        &self.inner.versions
+    }
+
+    /// Applies a server-made update (a restore) to the document as `author`'s edit: through
+    /// its room, started if needed, so it is committed, relayed to every client and published
+    /// to other nodes like any edit. Returns the seq it was committed at.
+    pub async fn apply_update(
+        &self,
+        document: &DocumentId,
+        update: bytes::Bytes,
+        author: Option<String>,
+    ) -> Result<Seq, ApplyError> {
+        for _ in 0..3 {
+            let (ack, answer) = tokio::sync::oneshot::channel();
+            let command = RoomCommand::Apply { update: update.clone(), author: author.clone(), ack };
+            if self.join(document, command).await.is_err() {
+                // The room exited as we sent: a fresh one is started on the next attempt.
+                continue;
+            }
+            // A dropped ack means the room stopped before answering: try a fresh room.
+            if let Ok(outcome) = answer.await {
+                return outcome;
+            }
+        }
+        Err(ApplyError::Failed)
+    }
+
+    /// Waits (at most `within`) until this node's room of `document`, if loaded, has
+    /// committed every edit it applied. Returns false on timeout.
+    pub async fn flush(&self, document: &DocumentId, within: std::time::Duration) -> bool {
+        let handle = self.lock_rooms().get(document).cloned();
+        let Some(handle) = handle else { return true };
+        let (reply, flushed) = tokio::sync::oneshot::channel();
+        if handle.send(RoomCommand::Flush(reply)).await.is_err() {
+            return true;
+        }
+        // A room that exits drops the reply: it flushed on its way out.
+        tokio::time::timeout(within, flushed).await.is_ok()
+    }
+
+    /// Tells this node's room of `document`, if loaded, that the document was frozen for
+    /// review or unfrozen. Other nodes learn it from the access epoch and the store.
+    pub fn set_frozen(&self, document: &DocumentId, frozen: bool) {
+        let handle = self.lock_rooms().get(document).cloned();
+        if let Some(handle) = handle {
+            let _ = handle.try_send(RoomCommand::SetFrozen(frozen));
+        }
     }
 
     /// The bus to other nodes, if configured.

@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use relais_storage::{AppendedRange, DocumentId, Seq, SnapshotInfo, Store, StoreError, StoredUpdate};
+use relais_storage::{AppendedRange, DocumentId, Seq, SnapshotInfo, Store, StoreError, StoredUpdate, Versions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, error, warn};
+use tracing::{Instrument, debug, error, warn};
 
 /// Work for the persister.
 pub(crate) enum PersistJob {
     /// Append `updates`; `watermark` is the highest seq the room has applied with no gap below.
-    Append { updates: Vec<Bytes>, watermark: Seq },
+    /// `clients` are (Yjs client id, user id) pairs first seen in them, recorded first.
+    Append { updates: Vec<Bytes>, watermark: Seq, clients: Vec<(u64, String)> },
     /// Write a snapshot of the whole document covering every update up to `upto`.
     Snapshot { upto: Seq, state: Bytes },
     /// Read what other nodes committed after `watermark` (a gap seen on the bus).
@@ -31,6 +32,9 @@ pub(crate) enum PersistResult {
     Appended { range: AppendedRange, catch_up: Vec<CatchUpItem> },
     /// The append could not be committed: the store refused it, or shutdown came first.
     AppendFailed,
+    /// The document was frozen for review before the append: nothing was committed, and
+    /// nothing will be until the review is decided.
+    AppendRefused,
     Snapshotted(Result<SnapshotInfo, StoreError>),
     /// Updates after the requested watermark, in seq order; may start with a whole-document
     /// snapshot state when the missing updates were already compacted.
@@ -45,6 +49,7 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// so a room may exit while its last snapshot is being written.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
+    versions: Arc<dyn Versions>,
     document: DocumentId,
     tracker: &tokio_util::task::TaskTracker,
     hard_stop: CancellationToken,
@@ -59,7 +64,13 @@ pub(crate) fn spawn(
         async move {
             while let Some(job) = jobs.recv().await {
                 match job {
-                    PersistJob::Append { updates, watermark } => {
+                    PersistJob::Append { updates, watermark, clients } => {
+                        // Best effort: authorship is worth a retry-free attempt, never an edit.
+                        if !clients.is_empty()
+                            && let Err(error) = versions.record_clients(&document, &clients, crate::auth::now_ms()).await
+                        {
+                            warn!(error = %error, "cannot record who edits; authorship of these edits will be unknown");
+                        }
                         let result = append(&*store, &document, &updates, watermark, &hard_stop).await;
                         // The room may be gone (it failed, or exited after its final snapshot).
                         let _ = result_sender.send(result).await;
@@ -101,9 +112,10 @@ async fn append(
     watermark: Seq,
     hard_stop: &CancellationToken,
 ) -> PersistResult {
-    let range = match retry(hard_stop, "append", || store.append_updates(document, updates)).await {
-        Some(range) => range,
-        None => return PersistResult::AppendFailed,
+    let range = match retry_outcome(hard_stop, "append", || store.append_updates(document, updates)).await {
+        Ok(range) => range,
+        Err(Some(StoreError::Frozen(_))) => return PersistResult::AppendRefused,
+        Err(_) => return PersistResult::AppendFailed,
     };
     let mut catch_up = Vec::new();
     if range.first > watermark.next() {
@@ -149,7 +161,20 @@ async fn fetch_after(
 
 /// Runs `operation` until it succeeds, backing off while the store is unavailable. Gives up
 /// on any other error (retrying cannot fix it) and at hard stop.
-async fn retry<T, F, Fut>(hard_stop: &CancellationToken, what: &str, mut operation: F) -> Option<T>
+async fn retry<T, F, Fut>(hard_stop: &CancellationToken, what: &str, operation: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    retry_outcome(hard_stop, what, operation).await.ok()
+}
+
+/// [`retry`], giving back the error that ended it (`None` at hard stop).
+async fn retry_outcome<T, F, Fut>(
+    hard_stop: &CancellationToken,
+    what: &str,
+    mut operation: F,
+) -> Result<T, Option<StoreError>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -157,19 +182,23 @@ where
     let mut delay = FIRST_RETRY;
     loop {
         match operation().await {
-            Ok(value) => return Some(value),
+            Ok(value) => return Ok(value),
             Err(error) if error.is_unavailable() => {
                 let cause = std::error::Error::source(&error).map(ToString::to_string);
                 warn!(error = %error, cause, "{what} failed; retrying in {delay:?}");
             }
+            Err(StoreError::Frozen(document)) => {
+                debug!(%document, "{what} refused: the document is frozen for review");
+                return Err(Some(StoreError::Frozen(document)));
+            }
             Err(error) => {
                 error!(error = %error, "{what} failed");
-                return None;
+                return Err(Some(error));
             }
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = hard_stop.cancelled() => return None,
+            () = hard_stop.cancelled() => return Err(None),
         }
         delay = (delay * 2).min(MAX_RETRY);
     }

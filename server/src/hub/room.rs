@@ -35,9 +35,35 @@ pub(crate) enum ClientMessage {
 
 /// Commands a connection sends its room.
 pub(crate) enum RoomCommand {
-    Join { connection: ConnectionId, outbox: mpsc::Sender<Bytes>, kick: oneshot::Sender<CloseReason> },
+    Join {
+        connection: ConnectionId,
+        outbox: mpsc::Sender<Bytes>,
+        kick: oneshot::Sender<CloseReason>,
+        /// The user this connection's edits are attributed to.
+        author: Option<String>,
+    },
     Messages { connection: ConnectionId, messages: Vec<ClientMessage> },
     Leave { connection: ConnectionId },
+    /// An update made by the server for a user (a restore): applied, committed and relayed
+    /// like a client's; `ack` learns the seq it was committed at, or that it was not.
+    Apply { update: Bytes, author: Option<String>, ack: oneshot::Sender<Result<Seq, ApplyError>> },
+    /// The document was frozen for review (or unfrozen) by this node: refuse edits at once,
+    /// without waiting for the access watch.
+    SetFrozen(bool),
+    /// Answers once every edit the room has applied is committed, so that a read of the store
+    /// afterwards sees what clients were shown (named versions, submissions).
+    Flush(oneshot::Sender<()>),
+}
+
+/// Why a server-made update was not committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the document is frozen for review")]
+    Frozen,
+    #[error("the update is not valid for this document")]
+    Invalid,
+    #[error("the document could not be saved")]
+    Failed,
 }
 
 /// The sending side of a room's bounded inbox.
@@ -79,6 +105,7 @@ struct Client {
     kick: Option<oneshot::Sender<CloseReason>>,
     /// Awareness client ids this connection announced, removed when it leaves.
     awareness_ids: HashSet<u64>,
+    author: Option<String>,
 }
 
 struct Pending {
@@ -86,6 +113,16 @@ struct Pending {
     /// The connection it came from, which does not need it back; `None` after merging.
     origin: Option<ConnectionId>,
     received_at: Instant,
+    /// Who waits to learn whether it was committed (server-made updates).
+    acks: Vec<oneshot::Sender<Result<Seq, ApplyError>>>,
+}
+
+impl Pending {
+    fn answer(self, outcome: Result<Seq, ApplyError>) {
+        for ack in self.acks {
+            let _ = ack.send(outcome);
+        }
+    }
 }
 
 /// Awareness client ids one connection may speak for. A browser tab has one; a few more allow
@@ -118,6 +155,25 @@ struct Room {
     subscription: Option<async_nats::Subscriber>,
     catch_up_in_flight: bool,
     catch_up_wanted: bool,
+    /// Under review: updates are refused before they touch the document.
+    frozen: bool,
+    history: History,
+    flush_waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// What the room tracks for version history: who edits, and when to take a version.
+#[derive(Default)]
+struct History {
+    /// Yjs client ids whose owner is recorded (or being recorded) in the store.
+    known_clients: HashSet<u64>,
+    /// Users who edited since the last version this room took.
+    authors: HashSet<String>,
+    /// When the first edit since the last version was committed.
+    dirty_since: Option<Instant>,
+    /// A version is wanted as soon as the room is flushed (the last editor left).
+    wanted: bool,
+    /// (client id, user id) pairs to record with the next commit.
+    to_record: Vec<(u64, String)>,
 }
 
 /// Starts the room task of `document`; it loads the document before serving its inbox.
@@ -170,6 +226,7 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
     };
     let (persist_jobs, persist_results) = persister::spawn(
         hub.store().clone(),
+        hub.versions().clone(),
         document.clone(),
         hub.tracker(),
         hub.hard_stop_token(),
@@ -193,6 +250,9 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
         subscription,
         catch_up_in_flight: false,
         catch_up_wanted: false,
+        frozen: false,
+        history: History::default(),
+        flush_waiters: Vec::new(),
     };
     room.serve(inbox).await;
 }
@@ -250,22 +310,22 @@ impl Room {
             tokio::select! {
                 command = inbox.recv(), if !shutting_down => match command {
                     Some(command) => {
-                        if let Err(Poisoned) = self.handle(command) {
-                            self.fail();
+                        if let Err(exit) = self.handle(command) {
+                            self.fail(exit);
                             return;
                         }
                     }
                     None => shutting_down = true,
                 },
                 Some(result) = self.persist_results.recv() => {
-                    if let Err(Poisoned) = self.on_persisted(result) {
-                        self.fail();
+                    if let Err(exit) = self.on_persisted(result) {
+                        self.fail(exit);
                         return;
                     }
                 }
                 Some(event) = bus::next_event(&mut self.subscription) => {
-                    if let Err(Poisoned) = self.on_bus_event(event) {
-                        self.fail();
+                    if let Err(exit) = self.on_bus_event(event) {
+                        self.fail(exit);
                         return;
                     }
                 }
@@ -278,11 +338,17 @@ impl Room {
                     self.kick_all(CloseReason::ShuttingDown);
                 }
                 _ = idle_check.tick() => {
+                    self.maybe_take_version();
                     let idle = self.empty_since.is_some_and(|since| since.elapsed() >= grace);
                     if idle && self.is_flushed() && self.leave_registry_if_idle(&mut inbox) {
                         self.close();
                         return;
                     }
+                }
+            }
+            if !self.flush_waiters.is_empty() && self.pending.is_empty() && self.in_flight.is_none() {
+                for waiter in self.flush_waiters.drain(..) {
+                    let _ = waiter.send(());
                 }
             }
             #[cfg(debug_assertions)]
@@ -327,6 +393,9 @@ impl Room {
     /// last one is short: replaying it on the next load is cheaper than a snapshot, and many
     /// rooms closing together would otherwise write many snapshots at once.
     fn close(mut self) {
+        if self.history.dirty_since.is_some() {
+            self.take_version();
+        }
         if self.updates_since_snapshot >= FINAL_SNAPSHOT_MIN_UPDATES {
             self.start_snapshot();
         }
@@ -336,23 +405,37 @@ impl Room {
     /// The document engine panicked: nothing in memory can be trusted. Queue what was already
     /// accepted (it was computed before the panic), close everyone with 1011 and exit; the next
     /// join loads the document from storage.
-    fn fail(mut self) {
-        error!("document engine failed; closing the room's clients with 1011");
+    fn fail(mut self, exit: Exit) {
         self.hub.remove_room(&self.document, self.generation);
-        // What is pending goes to the persister below or is dropped; either way it leaves us.
         let handed_off = self.pending.len() + self.in_flight.as_ref().map_or(0, Vec::len);
         self.hub.metrics().pending_updates.dec_by(handed_off as i64);
-        if self.in_flight.is_none() && !self.pending.is_empty() {
-            self.start_commit();
+        match exit {
+            Exit::Poisoned => {
+                error!("document engine failed; closing the room's clients with 1011");
+                // What is pending goes to the persister below or is dropped; either way it
+                // leaves us.
+                if self.in_flight.is_none() && !self.pending.is_empty() {
+                    self.start_commit();
+                }
+                self.kick_all(CloseReason::Internal);
+            }
+            Exit::Frozen => {
+                // The store refused edits this room had applied: its state is ahead of the
+                // store. Drop it; clients reconnect to a fresh room and resync, read-only.
+                info!("document frozen for review with edits not yet saved; reloading");
+                for pending in self.in_flight.take().into_iter().flatten().chain(self.pending.drain(..)) {
+                    pending.answer(Err(ApplyError::Frozen));
+                }
+                self.kick_all(CloseReason::Reloading);
+            }
         }
-        self.kick_all(CloseReason::Internal);
     }
 
-    fn handle(&mut self, command: RoomCommand) -> Result<(), Poisoned> {
+    fn handle(&mut self, command: RoomCommand) -> Result<(), Exit> {
         match command {
-            RoomCommand::Join { connection, outbox, kick } => {
+            RoomCommand::Join { connection, outbox, kick, author } => {
                 self.empty_since = None;
-                let client = Client { outbox, kick: Some(kick), awareness_ids: HashSet::new() };
+                let client = Client { outbox, kick: Some(kick), awareness_ids: HashSet::new(), author };
                 self.clients.insert(connection, client);
                 // Our step 1 makes the client send what we lack; then the awareness we hold.
                 self.send_to(connection, protocol::encode_sync_step1(&self.doc.state_vector()).into());
@@ -370,23 +453,142 @@ impl Room {
                 }
             }
             RoomCommand::Leave { connection } => self.remove_client(connection, None),
+            RoomCommand::Apply { update, author, ack } => {
+                if self.frozen {
+                    let _ = ack.send(Err(ApplyError::Frozen));
+                    return Ok(());
+                }
+                match self.doc.apply_update(&update) {
+                    Ok(applied) => {
+                        self.note_authors(&applied.clients, author.as_deref());
+                        match applied.delta {
+                            Some(delta) => {
+                                self.pending.push(Pending {
+                                    delta: delta.into(),
+                                    origin: None,
+                                    received_at: Instant::now(),
+                                    acks: vec![ack],
+                                });
+                                self.hub.metrics().pending_updates.inc();
+                                self.after_accept();
+                            }
+                            // Nothing new: already there, at the current watermark at most.
+                            None => {
+                                let _ = ack.send(Ok(self.watermark));
+                            }
+                        }
+                    }
+                    Err(CrdtError::Malformed { .. }) => {
+                        let _ = ack.send(Err(ApplyError::Invalid));
+                    }
+                    Err(CrdtError::Panicked) => {
+                        let _ = ack.send(Err(ApplyError::Failed));
+                        return Err(Exit::Poisoned);
+                    }
+                }
+            }
+            RoomCommand::SetFrozen(frozen) => self.frozen = frozen,
+            RoomCommand::Flush(reply) => self.flush_waiters.push(reply),
         }
         Ok(())
     }
 
-    fn on_message(&mut self, connection: ConnectionId, message: ClientMessage) -> Result<(), Poisoned> {
+    /// Remembers who edited, and records client ids not seen before with their user.
+    fn note_authors(&mut self, clients: &[u64], author: Option<&str>) {
+        let Some(author) = author else { return };
+        if !self.history.authors.contains(author) {
+            self.history.authors.insert(author.to_owned());
+        }
+        let new: Vec<(u64, String)> = clients
+            .iter()
+            .filter(|client| self.history.known_clients.insert(**client))
+            .map(|client| (*client, author.to_owned()))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        // Recorded by the persister just before the commit carrying these edits, so that
+        // whoever reads a version after a flush can attribute them.
+        self.history.to_record.extend(new);
+    }
+
+    /// Takes an automatic version when edits have gone on for the configured interval, or
+    /// when one is wanted (the last editor left) — only when everything applied is committed,
+    /// so the version's state is exactly the log up to the watermark.
+    fn maybe_take_version(&mut self) {
+        let Some(dirty_since) = self.history.dirty_since else { return };
+        let due = self.history.wanted || dirty_since.elapsed() >= self.hub.config().version_interval;
+        if due && self.pending.is_empty() && self.in_flight.is_none() {
+            self.take_version();
+        }
+    }
+
+    fn take_version(&mut self) {
+        let state = match self.doc.encode_state() {
+            Ok(state) => state,
+            Err(error) => {
+                error!(error = %error, "cannot encode the document for a version");
+                return;
+            }
+        };
+        let mut authors: Vec<String> = std::mem::take(&mut self.history.authors).into_iter().collect();
+        authors.sort();
+        self.history.dirty_since = None;
+        self.history.wanted = false;
+        let version = relais_storage::NewVersion {
+            document: self.document.clone(),
+            kind: relais_storage::VersionKind::Auto,
+            name: None,
+            created_by: None,
+            authors,
+            upto_seq: self.watermark,
+            state: state.into(),
+            created_at_ms: crate::auth::now_ms(),
+        };
+        let versions = self.hub.versions().clone();
+        let metrics = self.hub.shared_metrics();
+        self.hub.tracker().spawn(
+            async move {
+                match versions.create_version(version).await {
+                    Ok(Some(version)) => {
+                        metrics.versions_created.inc();
+                        debug!(number = version.number, upto = version.upto_seq.0, "automatic version taken");
+                    }
+                    Ok(None) => {}
+                    Err(error) => warn!(error = %error, "cannot take an automatic version"),
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    fn on_message(&mut self, connection: ConnectionId, message: ClientMessage) -> Result<(), Exit> {
         match message {
             ClientMessage::SyncStep1(state_vector) => match self.doc.diff(&state_vector) {
                 Ok(diff) => self.send_to(connection, protocol::encode_sync_step2(&diff).into()),
                 Err(CrdtError::Malformed { .. }) => {
                     self.remove_client(connection, Some(CloseReason::InvalidPayload("state vector")));
                 }
-                Err(CrdtError::Panicked) => return Err(Poisoned),
+                Err(CrdtError::Panicked) => return Err(Exit::Poisoned),
             },
+            ClientMessage::Update(update) if self.frozen => {
+                // As for a reader: never applied, never stored, never relayed.
+                if super::connection::worth_refusing(&update, false) {
+                    self.hub.metrics().updates_refused.inc();
+                    self.send_to(connection, protocol::encode_permission_denied("document under review").into());
+                }
+            }
             ClientMessage::Update(update) => match self.apply_client_update(&update) {
                 Ok(applied) => {
                     if let Some(delta) = applied.delta {
-                        self.pending.push(Pending { delta: delta.into(), origin: Some(connection), received_at: Instant::now() });
+                        let author = self.clients.get(&connection).and_then(|client| client.author.clone());
+                        self.note_authors(&applied.clients, author.as_deref());
+                        self.pending.push(Pending {
+                            delta: delta.into(),
+                            origin: Some(connection),
+                            received_at: Instant::now(),
+                            acks: Vec::new(),
+                        });
                         self.hub.metrics().pending_updates.inc();
                         self.after_accept();
                     }
@@ -394,7 +596,7 @@ impl Room {
                 Err(CrdtError::Malformed { .. }) => {
                     self.remove_client(connection, Some(CloseReason::InvalidPayload("update")));
                 }
-                Err(CrdtError::Panicked) => return Err(Poisoned),
+                Err(CrdtError::Panicked) => return Err(Exit::Poisoned),
             },
             ClientMessage::Awareness(bytes) => match self.doc.apply_awareness(&bytes) {
                 Ok(change) => {
@@ -448,7 +650,8 @@ impl Room {
                 Ok(merged) => {
                     let received_at = self.pending.first().map_or_else(Instant::now, |p| p.received_at);
                     self.hub.metrics().pending_updates.dec_by(self.pending.len() as i64 - 1);
-                    self.pending = vec![Pending { delta: merged.into(), origin: None, received_at }];
+                    let acks = self.pending.drain(..).flat_map(|pending| pending.acks).collect();
+                    self.pending = vec![Pending { delta: merged.into(), origin: None, received_at, acks }];
                 }
                 Err(error) => warn!(error = %error, "could not merge pending updates"),
             }
@@ -463,13 +666,17 @@ impl Room {
         let take = self.pending.len().min(max);
         let batch: Vec<Pending> = self.pending.drain(..take).collect();
         let updates = batch.iter().map(|p| p.delta.clone()).collect();
-        let job = PersistJob::Append { updates, watermark: self.watermark };
+        let clients = std::mem::take(&mut self.history.to_record);
+        let job = PersistJob::Append { updates, watermark: self.watermark, clients };
         match self.persist_jobs.try_send(job) {
             Ok(()) => {
                 self.in_flight = Some(batch);
                 self.in_flight_since = Instant::now();
             }
-            Err(_) => {
+            Err(error) => {
+                if let PersistJob::Append { clients, .. } = error.into_inner() {
+                    self.history.to_record = clients;
+                }
                 // Only a snapshot can occupy the persister now; retry when its result arrives.
                 let mut rest = std::mem::take(&mut self.pending);
                 self.pending = batch;
@@ -478,7 +685,7 @@ impl Room {
         }
     }
 
-    fn on_persisted(&mut self, result: PersistResult) -> Result<(), Poisoned> {
+    fn on_persisted(&mut self, result: PersistResult) -> Result<(), Exit> {
         match result {
             PersistResult::Appended { range, catch_up } => {
                 // When everything below `range.first` is applied (the persister fetched any
@@ -507,6 +714,13 @@ impl Room {
                     bus.publish(&self.document, &event);
                 }
                 self.relay_batch(&batch);
+                if self.history.dirty_since.is_none() {
+                    self.history.dirty_since = Some(Instant::now());
+                }
+                for pending in batch {
+                    pending.answer(Ok(range.last));
+                }
+                self.maybe_take_version();
                 if self.updates_since_snapshot >= self.hub.config().snapshot_every_updates && !self.snapshot_in_flight {
                     self.start_snapshot();
                 }
@@ -526,11 +740,17 @@ impl Room {
             PersistResult::AppendFailed => {
                 // Nothing of it was relayed, so its authors still hold it as unconfirmed: make
                 // them reconnect, and their sync step 2 resends it to a fresh room.
-                let unsaved = self.in_flight.take().map_or(0, |batch| batch.len()) + self.pending.len();
-                self.hub.metrics().pending_updates.dec_by(unsaved as i64);
-                error!(unsaved, "cannot commit updates; closing the room so that clients resend them");
-                self.pending.clear();
-                return Err(Poisoned);
+                let unsaved: Vec<Pending> = self.in_flight.take().into_iter().flatten().chain(self.pending.drain(..)).collect();
+                self.hub.metrics().pending_updates.dec_by(unsaved.len() as i64);
+                error!(unsaved = unsaved.len(), "cannot commit updates; closing the room so that clients resend them");
+                for pending in unsaved {
+                    pending.answer(Err(ApplyError::Failed));
+                }
+                return Err(Exit::Poisoned);
+            }
+            PersistResult::AppendRefused => {
+                self.frozen = true;
+                return Err(Exit::Frozen);
             }
             PersistResult::Snapshotted(outcome) => {
                 self.snapshot_in_flight = false;
@@ -583,7 +803,7 @@ impl Room {
     /// Applies updates other nodes committed, in seq order, relaying what is new to our
     /// clients and advancing the watermark. Stops at a gap, asks for another catch-up and
     /// returns false.
-    fn apply_catch_up(&mut self, items: Vec<CatchUpItem>) -> Result<bool, Poisoned> {
+    fn apply_catch_up(&mut self, items: Vec<CatchUpItem>) -> Result<bool, Exit> {
         for item in items {
             let seq = item.stored.seq;
             if !item.is_whole_document {
@@ -601,7 +821,7 @@ impl Room {
         Ok(true)
     }
 
-    fn apply_remote(&mut self, update: &[u8], seq: Seq) -> Result<(), Poisoned> {
+    fn apply_remote(&mut self, update: &[u8], seq: Seq) -> Result<(), Exit> {
         match self.doc.apply_update(update) {
             Ok(applied) => {
                 if let Some(delta) = applied.delta {
@@ -613,11 +833,11 @@ impl Room {
                 error!(seq = seq.0, "a committed update is unreadable; skipping it");
                 Ok(())
             }
-            Err(CrdtError::Panicked) => Err(Poisoned),
+            Err(CrdtError::Panicked) => Err(Exit::Poisoned),
         }
     }
 
-    fn on_bus_event(&mut self, event: BusEvent) -> Result<(), Poisoned> {
+    fn on_bus_event(&mut self, event: BusEvent) -> Result<(), Exit> {
         let own_node = self.hub.bus().map(|bus| bus.node());
         match event {
             BusEvent::Committed { node, .. } | BusEvent::Awareness { node, .. } if Some(node) == own_node => {}
@@ -741,6 +961,11 @@ impl Room {
         }
         if self.clients.is_empty() {
             self.empty_since = Some(Instant::now());
+            // The last editor left: keep what they did as a version.
+            if self.history.dirty_since.is_some() {
+                self.history.wanted = true;
+                self.maybe_take_version();
+            }
         }
         debug!(%connection, clients = self.clients.len(), "left");
     }
@@ -755,8 +980,13 @@ impl Room {
     }
 }
 
-/// The document engine panicked; the room must not go on with this state.
-struct Poisoned;
+/// Why the room must stop: its in-memory state cannot go on.
+enum Exit {
+    /// The document engine panicked.
+    Poisoned,
+    /// The store refused applied edits: the document was frozen for review.
+    Frozen,
+}
 
 #[cfg(debug_assertions)]
 const FAULT_MARKER: &[u8] = b"__relais_fault_injection_panic__";
