@@ -133,8 +133,9 @@ async fn yjs(
     let limit = state.config.hub.max_message_bytes;
     let hub = state.hub.clone();
     let tracker = hub.tracker().clone();
-    let author = caller.user().map(|user| user.id.as_str().to_owned()).or_else(|| match &caller {
-        auth::Caller::Token(token) => token.created_by.as_ref().map(|user| user.as_str().to_owned()),
+    // Whose edits these are: the session's user, or the user who minted the token.
+    let author: Option<Arc<str>> = caller.user().map(|user| Arc::from(user.id.as_str())).or_else(|| match &caller {
+        auth::Caller::Token(token) => token.created_by.as_ref().map(|user| Arc::from(user.as_str())),
         auth::Caller::User(_) => None,
     });
     Ok(upgrade

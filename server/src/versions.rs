@@ -166,7 +166,7 @@ impl VersionService {
         self.versions.record_clients(document, &[(client_id, user.to_owned())], crate::auth::now_ms()).await?;
         let update = relais_crdt::restore::restore_update(&live, &target_state, client_id)?;
         if let Some(update) = update {
-            self.hub.apply_update(document, update.into(), Some(user.to_owned())).await?;
+            self.hub.apply_update(document, update.into(), Some(Arc::from(user))).await?;
         }
         let (state, seq) = self.live_state(document).await?;
         let name = Some(format!("Restauration de la version {number}"));

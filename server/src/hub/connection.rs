@@ -39,7 +39,7 @@ pub async fn serve_connection(
     document: DocumentId,
     slot: ConnectionSlot,
     access: AccessGuard,
-    author: Option<String>,
+    author: Option<std::sync::Arc<str>>,
 ) {
     let span = info_span!("connection", document = %document, connection = %slot.id());
     run(socket, hub, document, slot, access, author).instrument(span).await;
@@ -58,7 +58,7 @@ async fn run(
     document: DocumentId,
     slot: ConnectionSlot,
     mut access: AccessGuard,
-    author: Option<String>,
+    author: Option<std::sync::Arc<str>>,
 ) {
     let Some(initial) = access.current() else { return };
     let mut may_edit = initial.may_edit();

@@ -119,7 +119,7 @@ impl Hub {
         &self,
         document: &DocumentId,
         update: bytes::Bytes,
-        author: Option<String>,
+        author: Option<Arc<str>>,
     ) -> Result<Seq, ApplyError> {
         for _ in 0..3 {
             let (ack, answer) = tokio::sync::oneshot::channel();

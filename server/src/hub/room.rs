@@ -9,6 +9,7 @@
 //! persister, and learns results from channels it selects on.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,13 +41,13 @@ pub(crate) enum RoomCommand {
         outbox: mpsc::Sender<Bytes>,
         kick: oneshot::Sender<CloseReason>,
         /// The user this connection's edits are attributed to.
-        author: Option<String>,
+        author: Option<Arc<str>>,
     },
     Messages { connection: ConnectionId, messages: Vec<ClientMessage> },
     Leave { connection: ConnectionId },
     /// An update made by the server for a user (a restore): applied, committed and relayed
     /// like a client's; `ack` learns the seq it was committed at, or that it was not.
-    Apply { update: Bytes, author: Option<String>, ack: oneshot::Sender<Result<Seq, ApplyError>> },
+    Apply { update: Bytes, author: Option<Arc<str>>, ack: oneshot::Sender<Result<Seq, ApplyError>> },
     /// The document was frozen for review (or unfrozen) by this node: refuse edits at once,
     /// without waiting for the access watch.
     SetFrozen(bool),
@@ -105,7 +106,7 @@ struct Client {
     kick: Option<oneshot::Sender<CloseReason>>,
     /// Awareness client ids this connection announced, removed when it leaves.
     awareness_ids: HashSet<u64>,
-    author: Option<String>,
+    author: Option<Arc<str>>,
 }
 
 struct Pending {
@@ -167,7 +168,7 @@ struct History {
     /// Yjs client ids whose owner is recorded (or being recorded) in the store.
     known_clients: HashSet<u64>,
     /// Users who edited since the last version this room took.
-    authors: HashSet<String>,
+    authors: HashSet<Arc<str>>,
     /// When the first edit since the last version was committed.
     dirty_since: Option<Instant>,
     /// A version is wanted as soon as the room is flushed (the last editor left).
@@ -460,7 +461,7 @@ impl Room {
                 }
                 match self.doc.apply_update(&update) {
                     Ok(applied) => {
-                        self.note_authors(&applied.clients, author.as_deref());
+                        self.note_authors(&applied.clients, author.as_ref());
                         match applied.delta {
                             Some(delta) => {
                                 self.pending.push(Pending {
@@ -494,19 +495,19 @@ impl Room {
     }
 
     /// Remembers who edited, and records client ids not seen before with their user.
-    fn note_authors(&mut self, clients: &[u64], author: Option<&str>) {
+    fn note_authors(&mut self, clients: &[u64], author: Option<&Arc<str>>) {
         let Some(author) = author else { return };
         if !self.history.authors.contains(author) {
-            self.history.authors.insert(author.to_owned());
+            self.history.authors.insert(author.clone());
+        }
+        if clients.iter().all(|client| self.history.known_clients.contains(client)) {
+            return;
         }
         let new: Vec<(u64, String)> = clients
             .iter()
             .filter(|client| self.history.known_clients.insert(**client))
-            .map(|client| (*client, author.to_owned()))
+            .map(|client| (*client, author.to_string()))
             .collect();
-        if new.is_empty() {
-            return;
-        }
         // Recorded by the persister just before the commit carrying these edits, so that
         // whoever reads a version after a flush can attribute them.
         self.history.to_record.extend(new);
@@ -531,7 +532,7 @@ impl Room {
                 return;
             }
         };
-        let mut authors: Vec<String> = std::mem::take(&mut self.history.authors).into_iter().collect();
+        let mut authors: Vec<String> = std::mem::take(&mut self.history.authors).iter().map(ToString::to_string).collect();
         authors.sort();
         self.history.dirty_since = None;
         self.history.wanted = false;
@@ -582,7 +583,7 @@ impl Room {
                 Ok(applied) => {
                     if let Some(delta) = applied.delta {
                         let author = self.clients.get(&connection).and_then(|client| client.author.clone());
-                        self.note_authors(&applied.clients, author.as_deref());
+                        self.note_authors(&applied.clients, author.as_ref());
                         self.pending.push(Pending {
                             delta: delta.into(),
                             origin: Some(connection),
