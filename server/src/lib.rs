@@ -100,6 +100,7 @@ pub async fn serve(mut config: Config, shutdown: CancellationToken) -> anyhow::R
             versions: storage.versions.clone(),
             directory: storage.directory.clone(),
             hub: hub.clone(),
+            recorded_exports: Arc::default(),
         },
         config: Arc::new(config),
     };

@@ -49,6 +49,9 @@ pub struct VersionService {
     pub versions: Arc<dyn Versions>,
     pub directory: Arc<dyn Directory>,
     pub hub: Hub,
+    /// Export hashes this process already recorded: public downloads of a published version
+    /// must not cost a database write each.
+    pub recorded_exports: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// A document's place in the validation workflow.
@@ -310,7 +313,13 @@ impl VersionService {
         let bytes = format.render(content, &meta);
         if version.seal.is_some() {
             let sha256 = sha256_hex(&bytes);
-            self.versions.record_export(&version.id, format.extension(), &sha256, crate::auth::now_ms()).await?;
+            let known = self.recorded_exports.lock().map(|recorded| recorded.contains(&sha256)).unwrap_or(false);
+            if !known {
+                self.versions.record_export(&version.id, format.extension(), &sha256, crate::auth::now_ms()).await?;
+                if let Ok(mut recorded) = self.recorded_exports.lock() {
+                    recorded.insert(sha256);
+                }
+            }
         }
         Ok(bytes)
     }

@@ -355,10 +355,11 @@ macro_rules! impl_versions {
                     note: note.to_owned(),
                     decision: None,
                 };
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO document_reviews (id, document_id, version_id, submitted_by,
                          submitted_at_ms, note)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                     SELECT $1, $2, $3, $4, $5, $6
+                     WHERE EXISTS (SELECT 1 FROM document_versions WHERE id = $3 AND document_id = $2)",
                 )
                 .bind(review.id.as_str())
                 .bind(document.as_str())
@@ -374,7 +375,11 @@ macro_rules! impl_versions {
                         &[("document_reviews_open", "a review is already open")],
                         "version",
                     )
-                })?;
+                })?
+                .rows_affected();
+                if inserted == 0 {
+                    return Err($crate::error::StoreError::NotFound("version of this document".into()));
+                }
                 transaction.commit().await?;
                 Ok(review)
             }
@@ -565,6 +570,7 @@ macro_rules! impl_versions {
                 sha256_hex: &str,
                 at_ms: $crate::directory::UnixMillis,
             ) -> Result<(), $crate::error::StoreError> {
+                let sha256_hex = sha256_hex.to_ascii_lowercase();
                 let mut transaction = self.directory_writer().await?;
                 sqlx::query(
                     "INSERT INTO version_exports (version_id, format, sha256, created_at_ms)
@@ -572,7 +578,7 @@ macro_rules! impl_versions {
                 )
                 .bind(version.as_str())
                 .bind(format)
-                .bind(sha256_hex)
+                .bind(&sha256_hex)
                 .bind(at_ms)
                 .execute(&mut *transaction)
                 .await?;

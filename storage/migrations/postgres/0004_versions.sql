@@ -87,6 +87,17 @@ $$;
 CREATE TRIGGER document_reviews_immutable BEFORE UPDATE OR DELETE ON document_reviews
     FOR EACH ROW EXECUTE FUNCTION document_reviews_guard();
 
+-- Row triggers do not see TRUNCATE.
+CREATE FUNCTION refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% holds immutable rows and cannot be truncated', TG_TABLE_NAME;
+END;
+$$;
+CREATE TRIGGER document_versions_no_truncate BEFORE TRUNCATE ON document_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+CREATE TRIGGER document_reviews_no_truncate BEFORE TRUNCATE ON document_reviews
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
 -- The approved version readable without an account.
 CREATE TABLE document_publications (
     document_id text PRIMARY KEY,

@@ -47,6 +47,14 @@ BEGIN
     SELECT RAISE(ABORT, 'sealed version is immutable');
 END;
 
+-- REPLACE deletes the conflicting row without running delete triggers: refuse it outright.
+CREATE TRIGGER document_versions_no_replace BEFORE INSERT ON document_versions
+    WHEN EXISTS (SELECT 1 FROM document_versions WHERE id = NEW.id OR object_key = NEW.object_key
+                 OR (document_id = NEW.document_id AND number = NEW.number))
+BEGIN
+    SELECT RAISE(ABORT, 'a version is immutable; it cannot be replaced');
+END;
+
 CREATE TABLE document_reviews (
     id TEXT PRIMARY KEY NOT NULL,
     document_id TEXT NOT NULL,
@@ -69,6 +77,12 @@ BEGIN
     SELECT RAISE(ABORT, 'a decided review is immutable');
 END;
 CREATE TRIGGER document_reviews_no_delete BEFORE DELETE ON document_reviews
+BEGIN
+    SELECT RAISE(ABORT, 'a decided review is immutable');
+END;
+
+CREATE TRIGGER document_reviews_no_replace BEFORE INSERT ON document_reviews
+    WHEN EXISTS (SELECT 1 FROM document_reviews WHERE id = NEW.id)
 BEGIN
     SELECT RAISE(ABORT, 'a decided review is immutable');
 END;
