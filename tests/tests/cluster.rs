@@ -163,3 +163,112 @@ async fn chat_messages_cross_nodes_in_one_order() -> anyhow::Result<()> {
     assert_eq!(seqs(&caught_up.messages), (41..=45).collect::<Vec<_>>());
     cluster.stop().await
 }
+
+/// Submitting on one node freezes the document on every node: an editor typing through
+/// another node the whole time gets nothing stored or relayed after the freeze, and edits
+/// again once a validator decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_freezes_the_document_on_every_node() -> anyhow::Result<()> {
+    use relais_tests::api::{Api, Socket};
+    use serde_json::json;
+
+    let cluster = TestCluster::start(2, &[]).await?;
+    let (node_a, node_b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let password = "mot de passe solide";
+    node_a
+        .command(
+            &["user", "create", "--email", "anne@commune.fr", "--name", "Anne", "--admin", "--organisation", "Commune", "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )
+        .await?;
+    let anne = Api::sign_in(node_a, "anne@commune.fr", password).await?;
+    let (_, organisations) = anne.get("/api/organisations").await?;
+    let organisation = organisations[0]["id"].as_str().unwrap_or_default().to_owned();
+    let (_, workspace) = anne.post("/api/workspaces", json!({ "organisation_id": organisation, "name": "PLUi" })).await?;
+    let workspace = workspace["id"].as_str().unwrap_or_default().to_owned();
+    let (status, document) = anne.post(&format!("/api/workspaces/{workspace}/documents"), json!({ "title": "Note" })).await?;
+    anyhow::ensure!(status == 201, "document: {status} {document}");
+    let document = document["id"].as_str().unwrap_or_default().to_owned();
+    for (email, name, role) in [("bruno@commune.fr", "Bruno", "editor"), ("chloe@commune.fr", "Chloé", "validator")] {
+        let (status, user) = anne
+            .post("/api/users", json!({ "email": email, "display_name": name, "password": password, "organisation_id": organisation }))
+            .await?;
+        anyhow::ensure!(status == 201, "user: {status} {user}");
+        let id = user["id"].as_str().unwrap_or_default().to_owned();
+        let (status, _) = anne.put(&format!("/api/workspaces/{workspace}/members/{id}"), json!({ "role": role })).await?;
+        anyhow::ensure!(status == 204, "member: {status}");
+    }
+    let bruno = Api::sign_in(node_b, "bruno@commune.fr", password).await?;
+    let chloe = Api::sign_in(node_a, "chloe@commune.fr", password).await?;
+
+    // Bruno types through node B, one edit every 5 ms, while Anne submits through node A.
+    let typing = Socket::open_with_session(node_b, &document, &bruno).await?;
+    anyhow::ensure!(typing.wait_synced_or_closed(WAIT).await?.is_none(), "Bruno could not open the document");
+    let writer = tokio::spawn(async move {
+        for i in 0..400 {
+            if typing.closed().is_some() || typing.append(&format!("[{i}]")).is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        typing
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, review) = anne.post(&format!("/api/documents/{document}/review/submit"), json!({})).await?;
+    anyhow::ensure!(status == 200 && review["state"] == "submitted", "submit: {status} {review}");
+    let typing = writer.await?;
+
+    // What is stored and shown everywhere is exactly the submitted version.
+    let (_, versions) = anne.get(&format!("/api/documents/{document}/versions")).await?;
+    let submitted = &versions["versions"][0];
+    anyhow::ensure!(submitted["kind"] == "submitted", "{versions}");
+    let number = submitted["number"].as_u64().unwrap_or_default();
+    let (_, version) = anne.get(&format!("/api/documents/{document}/versions/{number}")).await?;
+    for node in [node_a, node_b] {
+        let api = Api::sign_in(node, "anne@commune.fr", password).await?;
+        let (_, live) = api.get(&format!("/api/documents/{document}/content")).await?;
+        anyhow::ensure!(live["upto_seq"] == submitted["upto_seq"], "an edit was stored after the freeze: {live} vs {submitted}");
+        anyhow::ensure!(live["content"] == version["content"], "the live document differs from the submitted version");
+    }
+    let submitted_text = typing_text(&version["content"]);
+    let reader = Socket::open_with_session(node_a, &document, &chloe).await?;
+    anyhow::ensure!(reader.wait_synced_or_closed(WAIT).await?.is_none(), "Chloé could not open the document");
+    reader.fence(WAIT).await?;
+    anyhow::ensure!(reader.text() == submitted_text, "a client got more than the submitted text");
+    let typed = typing.text();
+    anyhow::ensure!(typed.len() > submitted_text.len(), "Bruno kept typing after the freeze: {typed}");
+    println!(
+        "after the freeze Bruno's socket got {} refusals, closed: {:?}; {} characters kept, {} typed",
+        typing.denied().len(),
+        typing.closed(),
+        submitted_text.len(),
+        typed.len()
+    );
+
+    // After the decision, editing goes on through node B.
+    let (status, _) = chloe.post(&format!("/api/documents/{document}/review/approve"), json!({ "comment": "Bon pour accord" })).await?;
+    anyhow::ensure!(status == 200, "approve: {status}");
+    let again = Socket::open_with_session(node_b, &document, &bruno).await?;
+    anyhow::ensure!(again.wait_synced_or_closed(WAIT).await?.is_none(), "Bruno could not reopen the document");
+    eventually(WAIT, "an edit after approval to reach node A", || async {
+        again.append(" suite").ok()?;
+        again.fence(WAIT).await.ok()?;
+        reader.fence(WAIT).await.ok()?;
+        reader.text().contains(" suite").then_some(())
+    })
+    .await?;
+    cluster.stop().await
+}
+
+/// The legacy text of a content tree (the test clients write the `text` root).
+fn typing_text(content: &serde_json::Value) -> String {
+    content["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|block| {
+            block["content"].as_array().into_iter().flatten().filter_map(|inline| inline["text"].as_str()).collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
