@@ -225,6 +225,15 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
             return;
         }
     };
+    // A document under review starts frozen; access makes its connections read-only too.
+    let frozen = match hub.versions().is_frozen(&document).await {
+        Ok(frozen) => frozen,
+        Err(error) => {
+            error!(error = %error, "cannot read whether the document is under review; closing its clients");
+            refuse_joins(&hub, &document, generation, &mut inbox).await;
+            return;
+        }
+    };
     let (persist_jobs, persist_results) = persister::spawn(
         hub.store().clone(),
         hub.versions().clone(),
@@ -251,7 +260,7 @@ async fn run(hub: Hub, document: DocumentId, generation: u64, mut inbox: mpsc::R
         subscription,
         catch_up_in_flight: false,
         catch_up_wanted: false,
-        frozen: false,
+        frozen,
         history: History::default(),
         flush_waiters: Vec::new(),
     };
