@@ -19,14 +19,22 @@
 // - Anne creates a channel in the "Messages" view and mentions Bruno, who follows the mention
 //   badges from the home screen to the message;
 // - Bruno signs out in another tab, and his document's tab goes back to the sign-in form.
-// Usage: node browser.mjs --url http://127.0.0.1:PORT --people JSON
-//   JSON: {"anne":{"email","password"},"bruno":{"email","password","id"}}
+// With `--scenario history`, the version history and the validation workflow instead (see
+// `historyAndValidation` below): meeting minutes from the template with an action item, a named
+// version, a comparison with <ins>, a submission that turns the editor read-only, a validator's
+// approval seen live, publication.
+// Usage: node browser.mjs --url http://127.0.0.1:PORT --people JSON [--scenario history] [--screenshots DIR]
+//   JSON: {"anne":{"email","password"},"bruno":{"email","password","id"}[,"valerie":{"email","password","id"}]}
 // Prints one JSON line with the outcome; exits non-zero on failure.
 
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
 
-const { values: args } = parseArgs({ options: { url: { type: 'string' }, people: { type: 'string' } } })
+const { values: args } = parseArgs({
+  options: { url: { type: 'string' }, people: { type: 'string' }, scenario: { type: 'string' }, screenshots: { type: 'string' } }
+})
 const people = JSON.parse(args.people)
 const executablePath = process.env.RELAIS_TEST_CHROMIUM ?? '/usr/bin/chromium'
 const browser = await chromium.launch({
@@ -36,8 +44,15 @@ const browser = await chromium.launch({
 })
 const timeout = 15_000
 const step = (what) => console.error(`[browser] ${what}`)
+// Screenshots of the main screens, for people reviewing the interface (`--screenshots DIR`).
+const shoot = async (page, name) => {
+  if (!args.screenshots) return
+  await mkdir(args.screenshots, { recursive: true })
+  await page.screenshot({ path: join(args.screenshots, `${name}.png`), fullPage: true })
+}
 // Uncaught exceptions in any page fail the run.
 const pageErrors = []
+const pages = []
 
 // Separate contexts: tabs of one profile share cookies and could sync through
 // BroadcastChannel, which would hide a server bug.
@@ -45,6 +60,7 @@ const newPage = async () => {
   const context = await browser.newContext({ locale: 'fr-FR' })
   context.setDefaultTimeout(timeout)
   const page = await context.newPage()
+  pages.push(page)
   page.on('pageerror', (error) => {
     console.error(`[page error] ${error}`)
     pageErrors.push(String(error))
@@ -111,7 +127,7 @@ const apiAs = async (page) => {
   return { session, send }
 }
 
-try {
+async function coEditing() {
   // ---- Anne: sign in, workspace, invitation, member, document --------------------------
   const anne = await newPage()
   await anne.goto(`${args.url}/`)
@@ -187,6 +203,7 @@ try {
   if (await bold(anne) !== 1) throw new Error('redo did not bring the bold back for anne')
   await peopleInclude(anne, 'Bruno Petit')
   await peopleInclude(bruno, 'Anne Martin')
+  await shoot(bruno, 'co-editing')
 
   // ---- Claire: accept the invitation, read only ---------------------------------------
   step('claire accepts the invitation')
@@ -265,6 +282,7 @@ try {
   await chatPanel(anne).locator('li.chat-message[data-seq]', { hasText: 'Je relis ce soir.' })
     .getByRole('button', { name: 'Réagir avec 👍' }).click()
   await chatPanel(bruno).getByRole('button', { name: /^Réaction 👍 : 1 personne\./ }).waitFor()
+  await shoot(bruno, 'discussion')
 
   step('claire reads the discussion but cannot write')
   await claire.getByRole('button', { name: /^Discussion.*\(2 non lus\)/ }).waitFor()
@@ -320,9 +338,186 @@ try {
   await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
   await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
 
+  return { text: anneText }
+}
+
+// ---- Version history and validation ------------------------------------------------------------
+// Bruno (editor) starts meeting minutes from the template, fills an action item, writes, names a
+// version, writes more, compares the named version with the current one (an <ins> with the new
+// text), sees who changed what, opens the version read-only, then submits the document for
+// validation: his editor turns read-only. Valérie (validator) sees the open action on her home
+// screen, opens the document and approves with a comment; within seconds Bruno's badge says
+// "Validé", the seal shows, and he can type again. Valérie publishes; Bruno sees "Publié".
+async function historyAndValidation() {
+  const anne = await newPage()
+  step('anne signs in and sets up the workspace')
+  await signIn(anne, people.anne)
+  const anneApi = await apiAs(anne)
+  const [organisation] = await anneApi.send('GET', '/api/organisations')
+  const workspace = await anneApi.send('POST', '/api/workspaces', { organisation_id: organisation.id, name: 'Urbanisme' })
+  await anneApi.send('PUT', `/api/workspaces/${workspace.id}/members/${people.bruno.id}`, { role: 'editor' })
+  await anneApi.send('PUT', `/api/workspaces/${workspace.id}/members/${people.valerie.id}`, { role: 'validator' })
+
+  step('bruno creates meeting minutes from the template')
+  const bruno = await newPage()
+  await signIn(bruno, people.bruno)
+  const section = bruno.getByRole('region', { name: /Urbanisme/ })
+  await section.getByLabel('Nouveau document').fill('Conseil du 12 mars')
+  await section.getByLabel('Nouveau compte rendu (modèle de réunion)').check()
+  await section.getByRole('button', { name: 'Créer le document' }).click()
+  await bruno.waitForURL(/\?doc=/)
+  await connected(bruno)
+  const documentId = new URL(bruno.url()).searchParams.get('doc')
+  await bruno.waitForFunction(() => [...document.querySelectorAll('#editor .ProseMirror h2')].map((h) => h.textContent).join('|') ===
+    'Date|Participants|Ordre du jour|Décisions|Actions', null, { timeout })
+  if (new URL(bruno.url()).searchParams.has('modele')) throw new Error('the template parameter stayed in the address')
+
+  step('bruno fills the action item')
+  const action = bruno.locator(`${EDITOR} .action-item`)
+  await action.waitFor()
+  await action.getByLabel('Responsable').fill('Service urbanisme')
+  await action.getByLabel('Échéance').fill('2030-01-15')
+  await action.locator('.action-text').click()
+  await bruno.keyboard.type('Envoyer le plan au préfet')
+  const checkbox = action.getByRole('checkbox', { name: 'Action à faire : Envoyer le plan au préfet' })
+  await checkbox.waitFor()
+
+  step('bruno writes the agenda')
+  await bruno.locator(`${EDITOR} ol li p`).first().click()
+  await bruno.keyboard.type('Budget primitif.')
+  const brunoApi = await apiAs(bruno)
+  // The server has the text once it shows in the document's content.
+  const serverHas = async (text) => {
+    const deadline = Date.now() + timeout
+    for (;;) {
+      const { content } = await brunoApi.send('GET', `/api/documents/${documentId}/content`)
+      if (JSON.stringify(content).includes(text)) return content
+      if (Date.now() > deadline) throw new Error(`the server never had ${text}`)
+      await bruno.waitForTimeout(100)
+    }
+  }
+  const content = await serverHas('Budget primitif.')
+  const stored = JSON.stringify(content.blocks.find((block) => block.type === 'action'))
+  for (const part of ['"assignee":"Service urbanisme"', '"due":"2030-01-15"', '"status":"open"', 'Envoyer le plan au préfet']) {
+    if (!stored.includes(part)) throw new Error(`the action item is stored as ${stored}`)
+  }
+
+  step('bruno names a version')
+  await bruno.getByRole('button', { name: 'Historique' }).click()
+  const history = bruno.locator('#history-panel')
+  await history.getByRole('heading', { name: 'Historique', level: 2 }).waitFor()
+  await history.getByLabel('Nom de la version').fill('Avant relecture')
+  await history.getByRole('button', { name: 'Nommer une version' }).click()
+  const named = history.locator('li.version', { hasText: 'Avant relecture' })
+  await named.waitFor()
+  const namedNumber = Number(await named.getAttribute('data-number'))
+  await history.getByRole('status').filter({ hasText: '« Avant relecture » enregistrée' }).waitFor()
+
+  step('bruno writes more and compares')
+  await bruno.locator(`${EDITOR} ol li p`).first().click()
+  await bruno.keyboard.press('End')
+  await bruno.keyboard.type(' Vote à main levée.')
+  await serverHas('Vote à main levée.')
+  await history.getByLabel('Version de départ').selectOption(String(namedNumber))
+  await history.getByLabel('Comparée à').selectOption('live')
+  await history.getByRole('button', { name: 'Comparer', exact: true }).click()
+  const detail = history.locator('.history-detail')
+  await detail.getByRole('heading', { name: /^Comparaison : Version \d+ « Avant relecture » → Version actuelle$/ }).waitFor()
+  const inserted = detail.locator('ins', { hasText: 'Vote à main levée.' })
+  await inserted.waitFor()
+  const insertedText = await inserted.textContent()
+  if (!insertedText.startsWith('Ajout : ')) throw new Error(`the insertion reads ${insertedText}`)
+  const summary = await detail.locator('.diff-summary').textContent()
+  if (!/^\d+ caractères ajoutés, 0 caractère supprimé, 1 paragraphe modifié\.$/.test(summary)) throw new Error(`summary: ${summary}`)
+  if (await detail.locator('del').count() !== 0) throw new Error('a deletion was shown')
+  await detail.scrollIntoViewIfNeeded()
+  await shoot(bruno, 'history-comparison')
+
+  step('bruno sees who changed what, and opens the named version')
+  await named.getByRole('button', { name: `Qui a changé quoi dans la version ${namedNumber}` }).click()
+  await detail.getByRole('heading', { name: `Qui a changé quoi — version ${namedNumber}` }).waitFor()
+  await detail.locator('.change-authors li', { hasText: 'Bruno Petit' }).waitFor()
+  await named.getByRole('button', { name: `Ouvrir la version ${namedNumber}` }).click()
+  await detail.getByRole('heading', { name: `Version ${namedNumber} — Avant relecture` }).waitFor()
+  const opened = await detail.locator('.version-content').textContent()
+  if (!opened.includes('Budget primitif.') || opened.includes('Vote à main levée.')) throw new Error(`the version reads ${opened}`)
+  const openedAction = await detail.locator('.action-view').textContent()
+  if (!openedAction.includes('Envoyer le plan au préfet') || !openedAction.includes('Service urbanisme') || !openedAction.includes('15 janvier 2030')) {
+    throw new Error(`the version's action reads ${openedAction}`)
+  }
+  await detail.locator('details.version-export summary').click()
+  const exportHref = await detail.getByRole('link', { name: `Exporter la version ${namedNumber} en ODT` }).getAttribute('href')
+  const exported = await bruno.request.get(`${args.url}${exportHref}`)
+  if (!exported.ok() || !(exported.headers()['content-disposition'] ?? '').includes('.odt')) throw new Error(`ODT export: ${exported.status()}`)
+
+  step('bruno submits for validation and his editor turns read-only')
+  await bruno.getByRole('button', { name: 'Soumettre pour validation' }).click()
+  const submitDialog = bruno.getByRole('dialog', { name: 'Soumettre pour validation' })
+  await submitDialog.getByLabel('Note pour le validateur (facultative)').fill('Merci de relire avant jeudi.')
+  await submitDialog.getByRole('button', { name: 'Soumettre', exact: true }).click()
+  await bruno.locator('#review-badge[data-state="submitted"]', { hasText: 'Soumis pour validation' }).waitFor()
+  await bruno.getByText('Document soumis pour validation — modifications suspendues').waitFor()
+  await bruno.waitForSelector(`${EDITOR}[contenteditable="false"]`, { timeout })
+  if (await bruno.locator('#editor-toolbar').isVisible()) throw new Error('the toolbar stays while submitted')
+  const frozenText = await editorText(bruno)
+  await bruno.locator(EDITOR).click()
+  await bruno.keyboard.type('X')
+  if (await editorText(bruno) !== frozenText) throw new Error('bruno typed into a submitted document')
+  await shoot(bruno, 'submitted-read-only')
+
+  step('valérie sees the open action and approves')
+  const valerie = await newPage()
+  await signIn(valerie, people.valerie)
+  const actions = valerie.getByRole('region', { name: /Urbanisme/ }).getByRole('list', { name: 'Actions en cours' })
+  await actions.getByRole('listitem').filter({ hasText: 'Envoyer le plan au préfet' }).filter({ hasText: 'Service urbanisme' }).waitFor()
+  await shoot(valerie, 'home-actions')
+  await actions.getByRole('link', { name: 'Conseil du 12 mars' }).click()
+  await connected(valerie)
+  await valerie.locator('#review-badge[data-state="submitted"]').waitFor()
+  await valerie.getByText('Merci de relire avant jeudi.').waitFor()
+  if (await valerie.locator(EDITOR).getAttribute('contenteditable') !== 'false') throw new Error('the validator can edit a submitted document')
+  await valerie.getByRole('button', { name: 'Rejeter' }).waitFor()
+  await valerie.getByRole('button', { name: 'Approuver' }).click()
+  const approveDialog = valerie.getByRole('dialog', { name: 'Approuver la version soumise' })
+  await approveDialog.getByLabel('Commentaire').fill('Conforme à la délibération.')
+  const approvedAt = Date.now()
+  await approveDialog.getByRole('button', { name: 'Approuver' }).click()
+  await valerie.locator('#review-badge[data-state="approved"]').waitFor()
+
+  step('bruno sees the decision and can write again')
+  await bruno.locator('#review-badge[data-state="approved"]', { hasText: 'Validé' }).waitFor({ timeout: 10_000 })
+  await bruno.waitForSelector(`${EDITOR}[contenteditable="true"]`, { timeout: 10_000 })
+  const seenAfterMs = Date.now() - approvedAt
+  if (seenAfterMs > 8_000) throw new Error(`bruno saw the approval after ${seenAfterMs} ms`)
+  if (await bruno.locator('#frozen-banner').isVisible()) throw new Error('the frozen banner stays after approval')
+  const live = await bruno.locator('#review-live').textContent()
+  if (live !== 'État du document : Validé.') throw new Error(`announced: ${live}`)
+  const seal = bruno.locator('#review-info .seal')
+  await seal.filter({ hasText: 'Valérie Roux' }).filter({ hasText: 'Conforme à la délibération.' }).waitFor()
+  const sha256 = await seal.locator('code').getAttribute('title')
+  if (!/^[0-9a-f]{64}$/.test(sha256 ?? '')) throw new Error(`seal hash: ${sha256}`)
+  await history.locator('li.version[data-kind="submitted"] .sealed-badge', { hasText: 'Validée' }).waitFor({ timeout: 10_000 })
+  await shoot(bruno, 'validated')
+  await bruno.locator(`${EDITOR} ol li p`).first().click()
+  await bruno.keyboard.press('End')
+  await bruno.keyboard.type(' Adopté.')
+  await valerie.waitForFunction(([selector]) => document.querySelector(selector)?.textContent.includes('Vote à main levée. Adopté.'), [EDITOR], { timeout })
+
+  step('valérie publishes; bruno sees it')
+  await valerie.getByRole('button', { name: 'Publier la version validée' }).click()
+  await valerie.locator('#review-info .publication a').waitFor()
+  await bruno.locator('#review-info .publication').waitFor({ timeout: 10_000 })
+
+  return { seen_after_ms: seenAfterMs, compared: insertedText }
+}
+
+try {
+  const result = args.scenario === 'history' ? await historyAndValidation() : await coEditing()
   if (pageErrors.length > 0) throw new Error(`uncaught errors in the pages: ${pageErrors.join('; ')}`)
-  console.log(JSON.stringify({ ok: true, text: anneText }))
+  console.log(JSON.stringify({ ok: true, ...result }))
 } catch (error) {
+  // What each person saw when it failed.
+  for (const [index, page] of pages.entries()) await shoot(page, `failure-${index + 1}`).catch(() => {})
   console.log(JSON.stringify({ ok: false, error: String(error) }))
   process.exitCode = 1
 } finally {

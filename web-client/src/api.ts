@@ -125,6 +125,178 @@ export interface Conversation {
   can_write: boolean
 }
 
+/** Someone named in a version or a review (`id` is absent for a non-user actor). */
+export interface Person {
+  id: string | null
+  name: string
+  external: boolean
+}
+
+export type VersionKind = 'auto' | 'named' | 'restore' | 'submitted'
+
+/** A validator's approval of one exact version: it never changes again. */
+export interface Seal {
+  validator: Person
+  sealed_at_ms: number
+  comment: string
+  sha256: string
+}
+
+export interface Version {
+  number: number
+  id: string
+  kind: VersionKind
+  name: string | null
+  created_at_ms: number
+  created_by: Person | null
+  authors: Person[]
+  upto_seq: number
+  sha256: string
+  size: number
+  seal: Seal | null
+}
+
+export interface VersionPage {
+  /** Newest first. */
+  versions: Version[]
+  next_before: number | null
+}
+
+export interface Marks {
+  bold?: boolean
+  italic?: boolean
+  underline?: boolean
+  strike?: boolean
+  code?: boolean
+  link?: string | null
+}
+
+export type Inline = { type: 'text', text: string, marks?: Marks } | { type: 'break' }
+
+export interface ListItem {
+  checked: boolean | null
+  blocks: Block[]
+}
+
+export interface TableCell {
+  header: boolean
+  colspan: number
+  rowspan: number
+  blocks: Block[]
+}
+
+/** A block of a version's content, as the server reads it from the document. */
+export type Block =
+  | { type: 'heading', level: number, content: Inline[] }
+  | { type: 'paragraph', content: Inline[] }
+  | { type: 'bulletList', items: ListItem[] }
+  | { type: 'orderedList', start: number, items: ListItem[] }
+  | { type: 'taskList', items: ListItem[] }
+  | { type: 'blockquote', blocks: Block[] }
+  | { type: 'codeBlock', language: string | null, text: string }
+  | { type: 'rule' }
+  | { type: 'table', rows: { cells: TableCell[] }[] }
+  | { type: 'action', assignee: string, due: string | null, status: 'open' | 'done', content: Inline[] }
+
+export interface Content {
+  blocks: Block[]
+}
+
+export interface VersionContent {
+  version: Version
+  content: Content
+}
+
+export interface DiffSegment {
+  op: 'equal' | 'insert' | 'delete'
+  text: string
+}
+
+export interface ParagraphDiff {
+  change: 'equal' | 'inserted' | 'deleted' | 'modified'
+  /** `heading1`…`heading6`, `paragraph`, `listItem`, `taskItem`, `tableCell`, `tableHeader`, `quote`, `code`, `action`, `rule`. */
+  kind: string
+  segments: DiffSegment[]
+}
+
+export interface DiffSummary {
+  inserted_chars: number
+  deleted_chars: number
+  paragraphs_changed: number
+}
+
+export interface Comparison {
+  from: Version
+  /** Null when compared with the live document. */
+  to: Version | null
+  summary: DiffSummary
+  paragraphs: ParagraphDiff[]
+}
+
+export interface AuthorChanges {
+  person: Person | null
+  client_id: number
+  inserted_chars: number
+  excerpts: string[]
+}
+
+export interface VersionChanges {
+  version: Version
+  previous: number | null
+  authors: AuthorChanges[]
+  summary: DiffSummary
+  paragraphs: ParagraphDiff[]
+}
+
+export interface Restored {
+  restored_from: Version
+  version: Version
+}
+
+export type ReviewState = 'draft' | 'submitted' | 'approved' | 'rejected'
+
+export interface Review {
+  id: string
+  version: number
+  submitted_by: Person
+  submitted_at_ms: number
+  note: string
+  decision: 'approved' | 'rejected' | null
+  decided_by: Person | null
+  decided_at_ms: number | null
+  comment: string | null
+}
+
+export interface Publication {
+  version: number
+  published_at_ms: number
+  published_by: Person
+  url: string
+}
+
+export interface ReviewStatus {
+  state: ReviewState
+  /** Whether the document refuses edits (under review). */
+  frozen: boolean
+  /** Whether the caller may approve or reject (validators). */
+  can_decide: boolean
+  /** Newest first. */
+  reviews: Review[]
+  publication: Publication | null
+}
+
+export type ExportFormat = 'odt' | 'docx' | 'html' | 'md'
+
+/** An action item of a workspace's meeting minutes. */
+export interface ActionItem {
+  document_id: string
+  document_title: string
+  assignee: string
+  due: string | null
+  status: 'open' | 'done'
+  text: string
+}
+
 /** A refusal from the server (`status` 0: the server could not be reached). */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -208,5 +380,31 @@ export const api = {
     call<ChatMessage[]>('GET', path`/api/conversations/${conversation}/messages` +
       `?limit=${limit}${beforeSeq === null ? '' : `&before_seq=${beforeSeq}`}`),
   acceptInvitation: async (secret: string, display_name?: string, password?: string) =>
-    useSession(await call<Session>('POST', path`/api/invitations/${secret}/accept`, { display_name, password })) as Session
+    useSession(await call<Session>('POST', path`/api/invitations/${secret}/accept`, { display_name, password })) as Session,
+  versions: (document: string, before: number | null, limit = 50) =>
+    call<VersionPage>('GET', path`/api/documents/${document}/versions` + `?limit=${limit}${before === null ? '' : `&before=${before}`}`),
+  nameVersion: (document: string, name: string) => call<Version>('POST', path`/api/documents/${document}/versions`, { name }),
+  version: (document: string, number: number) =>
+    call<VersionContent>('GET', path`/api/documents/${document}/versions/${String(number)}`),
+  /** Compares version `from` with version `to`, or with the document as it is now (`live`). */
+  compare: (document: string, from: number, to: number | 'live') =>
+    call<Comparison>('GET', path`/api/documents/${document}/compare` + `?from=${from}&to=${to}`),
+  versionChanges: (document: string, number: number) =>
+    call<VersionChanges>('GET', path`/api/documents/${document}/versions/${String(number)}/changes`),
+  restoreVersion: (document: string, number: number) =>
+    call<Restored>('POST', path`/api/documents/${document}/versions/${String(number)}/restore`),
+  /** A plain link: the browser downloads the file with the session cookie. */
+  exportUrl: (document: string, number: number, format: ExportFormat) =>
+    path`/api/documents/${document}/versions/${String(number)}/export` + `?format=${format}`,
+  review: (document: string) => call<ReviewStatus>('GET', path`/api/documents/${document}/review`),
+  submitReview: (document: string, note: string) =>
+    call<ReviewStatus>('POST', path`/api/documents/${document}/review/submit`, { note }),
+  approveReview: (document: string, comment: string) =>
+    call<ReviewStatus>('POST', path`/api/documents/${document}/review/approve`, { comment }),
+  rejectReview: (document: string, comment: string) =>
+    call<ReviewStatus>('POST', path`/api/documents/${document}/review/reject`, { comment }),
+  publish: (document: string) => call<Publication>('POST', path`/api/documents/${document}/publication`),
+  unpublish: (document: string) => call<void>('DELETE', path`/api/documents/${document}/publication`),
+  workspaceActions: (workspace: string, status: 'open' | 'done' | 'all' = 'open') =>
+    call<ActionItem[]>('GET', path`/api/workspaces/${workspace}/actions` + `?status=${status}`)
 }

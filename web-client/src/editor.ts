@@ -1,18 +1,25 @@
 // The document view: a rich-text editor bound to the document's Y.XmlFragment over the
 // stock y-websocket provider (authenticated by the session cookie, which the browser
-// sends with the websocket handshake), the connection state, who is here, and the
-// document's discussion in a side panel.
+// sends with the websocket handshake), the connection state, who is here, the validation
+// workflow (the editor turns read-only while the document is submitted), and two side
+// panels: the document's history and its discussion.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { api, currentSession, type Session } from './api'
 import { chatSocket } from './chat-socket'
 import { ChatView } from './chat-view'
 import { isColor, loadColor } from './identity'
+import { t } from './i18n'
 import { $, describe, el, isReadOnly, notify, personName, showBadge, showView } from './ui'
 
 /** Close codes the server ends a connection with for good (the provider stops on 44xx). */
 const UNAUTHENTICATED = 4401
 const FORBIDDEN = 4403
+/** The y-websocket message type by which the server refuses an edit ("permission denied"). */
+const MESSAGE_AUTH = 2
+/** `?doc=ID&modele=compte-rendu`: a new document to fill with the meeting minutes template. */
+const TEMPLATE_PARAM = 'modele'
+const MINUTES_TEMPLATE = 'compte-rendu'
 
 type State = 'connected' | 'connecting' | 'offline' | 'denied'
 const LABELS: Record<State, string> = {
@@ -36,14 +43,27 @@ export function closeDocument(): void {
  */
 export async function showDocument(session: Session, id: string, onUnauthenticated: () => void): Promise<void> {
   closeDocument()
-  // The editor (TipTap and ProseMirror, most of the bundle) loads with the first document.
-  const [info, { createRichEditor }] = await Promise.all([api.document(id), import('./rich-editor')])
+  // The editor (TipTap and ProseMirror, most of the bundle) loads with the first document,
+  // and so do the history and validation views.
+  const [info, initialReview, { createRichEditor }, { historyPanel }, { reviewController }] = await Promise.all([
+    api.document(id),
+    // Whether the document is frozen for review, before the editor is shown editable.
+    api.review(id).catch(() => null),
+    import('./rich-editor'),
+    import('./history'),
+    import('./review')
+  ])
   document.title = `${info.title} · Relais`
   $('doc-title').textContent = info.title
 
   const banner = $<HTMLParagraphElement>('read-only')
+  const frozenBanner = $<HTMLParagraphElement>('frozen-banner')
   const readOnly = isReadOnly(info.role)
   banner.hidden = !readOnly
+  frozenBanner.textContent = t.review.frozenBanner
+  let frozen = initialReview?.frozen === true
+  let denied = false
+  frozenBanner.hidden = !frozen
 
   const doc = new Y.Doc()
   const provider = new WebsocketProvider(
@@ -64,9 +84,11 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     doc,
     provider,
     user: me,
-    readOnly,
-    describedBy: () => (banner.hidden ? 'status' : 'read-only status')
+    readOnly: readOnly || frozen,
+    describedBy: () => [banner.hidden ? '' : 'read-only', frozenBanner.hidden ? '' : 'frozen-banner', 'status']
+      .filter(Boolean).join(' ')
   })
+  const applyEditable = () => rich.setReadOnly(readOnly || frozen || denied)
 
   // ---- connection state -----------------------------------------------------
 
@@ -112,7 +134,8 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     if (code === UNAUTHENTICATED) {
       sessionEnded()
     } else if (code === FORBIDDEN) {
-      rich.setReadOnly(true)
+      denied = true
+      applyEditable()
       notify('Accès retiré ou refusé.')
       // A 4403 can also follow a session that ended at the same moment: check it.
       currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
@@ -154,9 +177,61 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   renderPeople()
   showState()
 
+  // ---- validation and history -------------------------------------------------------------------
+
+  const history = historyPanel({ documentId: info.id, role: info.role })
+  history.setFrozen(frozen)
+  // Edits the server refused stay in this tab's copy of the document; it would send them again
+  // with its next sync, after the review. Once editing resumes, a fresh copy drops them.
+  let refused = false
+  const review = reviewController({
+    documentId: info.id,
+    role: info.role,
+    onStatus: (status, changed) => {
+      if (status.frozen !== frozen) {
+        frozen = status.frozen
+        frozenBanner.hidden = !frozen
+        history.setFrozen(frozen)
+        applyEditable()
+        if (!frozen && refused) {
+          refused = false
+          notify(t.review.reloaded, 'info')
+          showDocument(session, id, onUnauthenticated).catch((error: unknown) => notify(describe(error)))
+          return
+        }
+      }
+      // A submission, a decision or a restore made a version.
+      if (changed) history.refresh()
+    }
+  })
+  // The server refuses edits to a frozen document with "permission denied": learn at once why.
+  const permissionDenied = provider.messageHandlers[MESSAGE_AUTH]
+  provider.messageHandlers[MESSAGE_AUTH] = (...args) => {
+    permissionDenied?.(...args)
+    if (readOnly) return
+    if (!refused) notify(t.review.refusedEdit)
+    refused = true
+    void review.refresh()
+  }
+
+  // A new meeting's minutes: the template goes in once the (empty) document is loaded.
+  const params = new URLSearchParams(location.search)
+  if (params.get(TEMPLATE_PARAM) === MINUTES_TEMPLATE) {
+    const fill = (synced: boolean) => {
+      if (!synced) return
+      provider.off('sync', fill)
+      if (!readOnly && !frozen) rich.insertMinutesTemplate()
+      params.delete(TEMPLATE_PARAM)
+      window.history.replaceState(null, '', `${location.pathname}?${params.toString()}`)
+    }
+    provider.on('sync', fill)
+  }
+
   const closeDiscussion = discussionPanel(session, info.id)
 
   close = () => {
+    review.close()
+    history.close()
     closeDiscussion()
     window.removeEventListener('online', onNetwork)
     window.removeEventListener('offline', onNetwork)

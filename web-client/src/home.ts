@@ -1,10 +1,15 @@
-// The home view: the way to the messages, the user's workspaces with their documents
-// and members, the documents shared with them one by one, and the forms to create a workspace,
-// a document, or an invitation for an external partner.
-import { api, ApiError, type DocumentInfo, type Member, type Role, type Session, type Workspace } from './api'
+// The home view: the way to the messages, the user's workspaces with their documents,
+// open action items and members, the documents shared with them one by one, and the forms to
+// create a workspace, a document (blank or meeting minutes), or an invitation for an external
+// partner.
+import { type ActionItem, api, ApiError, type DocumentInfo, type Member, type Role, type Session, type Workspace } from './api'
+import { formatDay } from './content-view'
+import { t } from './i18n'
 import { $, canEdit, el, formatDate, notify, onSubmit, roleLabel, ROLE_LABELS, showBadge, showView, userName } from './ui'
 
-const openDocument = (id: string) => { location.search = `?doc=${encodeURIComponent(id)}` }
+const openDocument = (id: string, minutes = false) => {
+  location.search = `?doc=${encodeURIComponent(id)}${minutes ? '&modele=compte-rendu' : ''}`
+}
 
 function documentList(documents: DocumentInfo[], label: string): HTMLElement {
   if (documents.length === 0) return el('p', { class: 'hint' }, 'Aucun document.')
@@ -35,13 +40,35 @@ const isoDay = (date: Date) =>
 function newDocumentForm(workspace: Workspace): HTMLElement {
   const id = `new-doc-${workspace.id}`
   const input = el('input', { id, type: 'text', required: '', maxlength: '200', autocomplete: 'off' })
+  const minutes = el('input', { id: `${id}-minutes`, type: 'checkbox' })
   const form = el('form', { class: 'row' },
-    el('label', { for: id }, 'Nouveau document'), input, el('button', { type: 'submit' }, 'Créer le document'))
+    el('label', { for: id }, 'Nouveau document'), input,
+    el('span', { class: 'check' }, minutes, el('label', { for: minutes.id }, t.minutes.newOption)),
+    el('button', { type: 'submit' }, 'Créer le document'))
   onSubmit(form, async () => {
     const doc = await api.createDocument(workspace.id, input.value.trim())
-    openDocument(doc.id)
+    openDocument(doc.id, minutes.checked)
   })
   return form
+}
+
+const today = () => isoDay(new Date())
+
+/** The workspace's open action items, from its meeting minutes, soonest first. */
+function actionList(workspace: Workspace, actions: ActionItem[] | null): HTMLElement {
+  const headingId = `actions-${workspace.id}`
+  const heading = el('h4', { id: headingId }, t.minutes.openActions)
+  if (actions === null) return el('section', { class: 'actions', 'aria-labelledby': headingId }, heading, el('p', { class: 'hint' }, t.minutes.actionsUnavailable))
+  if (actions.length === 0) return el('section', { class: 'actions', 'aria-labelledby': headingId }, heading, el('p', { class: 'hint' }, t.minutes.noActions))
+  const list = el('ul', { class: 'actions-list', 'aria-labelledby': headingId })
+  for (const action of actions) {
+    const item = el('li', {}, el('strong', {}, action.text || '…'), ' — ',
+      t.minutes.actionLine(action.assignee, action.due === null ? null : formatDay(action.due)))
+    if (action.due !== null && action.due < today()) item.append(' ', el('span', { class: 'overdue' }, `(${t.minutes.overdue})`))
+    item.append(' — ', t.minutes.inDocument, ' ', el('a', { href: `?doc=${encodeURIComponent(action.document_id)}` }, action.document_title))
+    list.append(item)
+  }
+  return el('section', { class: 'actions', 'aria-labelledby': headingId }, heading, list)
 }
 
 function inviteForm(workspace: Workspace): HTMLElement {
@@ -83,14 +110,16 @@ function inviteForm(workspace: Workspace): HTMLElement {
 }
 
 async function workspaceSection(workspace: Workspace): Promise<HTMLElement> {
-  const [documents, members] = await Promise.all([
+  const [documents, members, actions] = await Promise.all([
     api.documents(workspace.id),
-    api.members(workspace.id).catch(() => null)
+    api.members(workspace.id).catch(() => null),
+    api.workspaceActions(workspace.id, 'open').catch(() => null)
   ])
   const headingId = `ws-${workspace.id}`
   const section = el('section', { class: 'workspace', 'aria-labelledby': headingId },
     el('h3', { id: headingId }, workspace.name, el('span', { class: 'role' }, ` — ${roleLabel(workspace.role)}`)),
-    documentList(documents, `Documents de ${workspace.name}`))
+    documentList(documents, `Documents de ${workspace.name}`),
+    actionList(workspace, actions))
   if (canEdit(workspace.role)) section.append(newDocumentForm(workspace))
   if (members !== null) section.append(memberList(members))
   if (workspace.role === 'owner') section.append(inviteForm(workspace))

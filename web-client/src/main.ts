@@ -2,7 +2,8 @@
 // documents, one shared text per document with its discussion, and the messages.
 //
 // The page's address says what to show: `?invitation=SECRET` an invitation to
-// accept, `?doc=ID` a document, `?messages[=ID]` the messages (one conversation
+// accept, `?doc=ID` a document (with `&modele=compte-rendu`, new meeting minutes to fill with
+// the template), `?messages[=ID]` the messages (one conversation
 // open), nothing the home view. Without a session, the
 // sign-in form comes first, then the page carries on where it was going.
 import { api, ApiError, currentSession, useSession, type Session } from './api'

@@ -1,6 +1,7 @@
 // The rich-text editor: TipTap 3 (ProseMirror) bound to the document's Y.XmlFragment
 // through the Collaboration extension (with its own undo of one's own changes), the other
-// people's carets and selections with their name and colour, and a formatting toolbar.
+// people's carets and selections with their name and colour, a formatting toolbar, and the
+// action items of meeting minutes with their template.
 import { Editor } from '@tiptap/core'
 import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
@@ -9,6 +10,8 @@ import { TableKit } from '@tiptap/extension-table'
 import StarterKit from '@tiptap/starter-kit'
 import type * as Y from 'yjs'
 import type { WebsocketProvider } from 'y-websocket'
+import { ActionItem, addActionItem, insertMinutesTemplate } from './action-item'
+import { t } from './i18n'
 import { isColor } from './identity'
 import { el, personName } from './ui'
 
@@ -46,6 +49,18 @@ interface Button {
 
 const chain = (editor: Editor) => editor.chain().focus()
 
+/** Whether an action item fits at or after the caret's block. */
+function canAddAction(editor: Editor): boolean {
+  const type = editor.state.schema.nodes['actionItem']
+  if (type === undefined) return false
+  const { $from } = editor.state.selection
+  for (let depth = $from.depth; depth >= 1; depth--) {
+    const index = $from.indexAfter(depth - 1)
+    if ($from.node(depth - 1).canReplaceWith(index, index, type)) return true
+  }
+  return false
+}
+
 const BUTTONS: (Button | 'separator')[] = [
   ...([1, 2, 3] as const).map((level): Button => ({
     label: `Titre de niveau ${level}`,
@@ -81,6 +96,21 @@ const BUTTONS: (Button | 'separator')[] = [
     text: '▦',
     run: (e) => chain(e).insertTable({ rows: 3, cols: 3, withHeaderRow: true }).run(),
     can: (e) => e.can().insertTable({ rows: 3, cols: 3, withHeaderRow: true })
+  },
+  'separator',
+  {
+    label: t.minutes.addAction,
+    text: '✓ Action',
+    run: (e) => { addActionItem(e) },
+    can: (e) => e.isEditable && canAddAction(e),
+    active: (e) => e.isActive('actionItem')
+  },
+  {
+    label: t.minutes.templateButton,
+    text: 'CR',
+    // Only on an empty document: the template never overwrites text.
+    run: (e) => { if (!insertMinutesTemplate(e)) e.commands.focus() },
+    can: (e) => e.isEditable && e.isEmpty
   },
   'separator',
   { label: 'Annuler', text: '↶', run: (e) => chain(e).undo().run(), can: (e) => e.can().undo() },
@@ -136,6 +166,8 @@ function fillToolbar(toolbar: HTMLElement, editor: Editor): () => void {
 export interface RichEditor {
   editor: Editor
   setReadOnly: (readOnly: boolean) => void
+  /** Fills the document with the meeting minutes template if it is empty; says whether it did. */
+  insertMinutesTemplate: () => boolean
   destroy: () => void
 }
 
@@ -170,7 +202,11 @@ export function createRichEditor(options: {
         link: { openOnClick: false, autolink: true, defaultProtocol: 'https' }
       }),
       TaskList,
-      TaskItem.configure({ nested: true }),
+      TaskItem.configure({
+        nested: true,
+        a11y: { checkboxLabel: (node, checked) => t.minutes.taskLabel(node.textContent.trim().slice(0, 120), checked) }
+      }),
+      ActionItem,
       TableKit.configure({ table: { resizable: false } }),
       Collaboration.configure({ document: doc, field: FRAGMENT }),
       CollaborationCaret.configure({ provider, user: { ...user }, render: renderCaret })
@@ -188,7 +224,9 @@ export function createRichEditor(options: {
       editor.setEditable(!readOnly)
       editor.setOptions({ editorProps: { attributes: attributes(readOnly) } })
       toolbar.hidden = readOnly
+      refresh()
     },
+    insertMinutesTemplate: () => insertMinutesTemplate(editor),
     destroy: () => {
       editor.destroy()
       toolbar.onkeydown = null

@@ -501,6 +501,8 @@ pub struct ReviewView {
     pub decided_by: Option<PersonView>,
     pub decided_at_ms: Option<i64>,
     pub comment: Option<String>,
+    /// The seal of the version, once approved.
+    pub seal: Option<SealView>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -520,13 +522,22 @@ pub struct ReviewStatus {
     pub frozen: bool,
     /// Whether the caller may approve or reject (validators).
     pub can_decide: bool,
+    /// Whether the caller may submit for validation (editors and above).
+    pub can_submit: bool,
+    /// Whether the caller may publish and unpublish (validators and owners).
+    pub can_publish: bool,
     /// Newest first.
     pub reviews: Vec<ReviewView>,
     pub publication: Option<PublicationView>,
 }
 
 async fn review_view(state: &AppState, review: &Review) -> Result<ReviewView, ApiError> {
-    let version = state.versions.versions.version_by_id(&review.version).await?.map_or(0, |version| version.number);
+    let version = state.versions.versions.version_by_id(&review.version).await?;
+    let seal = match &version {
+        Some(version) => version_view(state, version).await.seal,
+        None => None,
+    };
+    let version = version.map_or(0, |version| version.number);
     let decided_by = match &review.decision {
         Some(decision) => Some(person(state, &decision.decided_by).await),
         None => None,
@@ -541,6 +552,7 @@ async fn review_view(state: &AppState, review: &Review) -> Result<ReviewView, Ap
         decided_by,
         decided_at_ms: review.decision.as_ref().map(|decision| decision.decided_at_ms),
         comment: review.decision.as_ref().map(|decision| decision.comment.clone()),
+        seal,
     })
 }
 
@@ -571,6 +583,8 @@ async fn review_status(state: &AppState, info: &DocumentInfo, access: &Access) -
         state: review_state,
         frozen: review_state == ReviewState::Submitted,
         can_decide: access.role == Role::Validator,
+        can_submit: access::can_edit(access.role),
+        can_publish: matches!(access.role, Role::Validator | Role::Owner),
         reviews: views,
         publication,
     })

@@ -62,6 +62,7 @@ async fn run(
 ) {
     let Some(initial) = access.current() else { return };
     let mut may_edit = initial.may_edit();
+    let mut denial = denial_reason(&initial);
     let connection = slot.id();
     let config = hub.config().clone();
     let (outbox_sender, mut outbox) = mpsc::channel::<Bytes>(config.client_outbox_messages);
@@ -96,7 +97,10 @@ async fn run(
     let reason: Option<CloseReason> = loop {
         tokio::select! {
             changed = access.changed() => match changed {
-                AccessState::Live(access) => may_edit = access.may_edit(),
+                AccessState::Live(access) => {
+                    may_edit = access.may_edit();
+                    denial = denial_reason(&access);
+                }
                 AccessState::AccessEnded => break Some(CloseReason::AccessRevoked),
                 AccessState::CredentialEnded => break Some(CloseReason::CredentialsEnded),
             },
@@ -125,7 +129,7 @@ async fn run(
                             Ok((messages, refused)) => {
                                 if refused {
                                     hub.metrics().updates_refused.inc();
-                                    let denied = Message::Binary(protocol::encode_permission_denied("read-only access").into());
+                                    let denied = Message::Binary(protocol::encode_permission_denied(denial).into());
                                     if write(&mut sink, denied, config.write_timeout).await.is_err() {
                                         break None;
                                     }
@@ -182,6 +186,11 @@ async fn run(
         }
     }
     drop(slot);
+}
+
+/// What a refused update is answered with: clients show it.
+fn denial_reason(access: &crate::access::Access) -> &'static str {
+    if access.frozen { "document under review" } else { "read-only access" }
 }
 
 /// Largest awareness update accepted. Presence is a name, a colour and a cursor: a few hundred
