@@ -174,7 +174,7 @@ mod tests {
         let live = facts(None, Some((Role::Editor, Some(200))));
         assert_eq!(
             user_document_access(&partner, &live, 100),
-            Some(Access { role: Role::Editor, valid_until_ms: Some(200) })
+            Some(Access { role: Role::Editor, valid_until_ms: Some(200), frozen: false })
         );
         // An expired document grant falls back to a live workspace grant.
         let fallback = facts(Some((Role::Reader, None)), Some((Role::Editor, Some(50))));

@@ -154,10 +154,13 @@ pub async fn backup(config: &Config, to: &str) -> Result<BackupSummary, AdminErr
     admin.close().await;
     let summary = outcome?;
     println!(
-        "backed up {} documents ({} updates, {} snapshots, {}) from {} as of {} to {}",
+        "backed up {} documents ({} updates, {} snapshots), {} other rows ({} attachments, {} versions), {} from {} as of {} to {}",
         summary.documents,
         summary.updates,
         summary.snapshots,
+        summary.directory_rows,
+        summary.attachments,
+        summary.versions,
         human_bytes(summary.bytes),
         summary.source_backend,
         summary.as_of,
@@ -197,10 +200,13 @@ pub async fn restore(config: &Config, from: &str) -> Result<BackupSummary, Admin
     admin.close().await;
     let summary = outcome?;
     println!(
-        "restored {} documents ({} updates, {} snapshots, {}) backed up from {} as of {}",
+        "restored {} documents ({} updates, {} snapshots), {} other rows ({} attachments, {} versions), {} backed up from {} as of {}",
         summary.documents,
         summary.updates,
         summary.snapshots,
+        summary.directory_rows,
+        summary.attachments,
+        summary.versions,
         human_bytes(summary.bytes),
         summary.source_backend,
         summary.as_of,

@@ -1,6 +1,11 @@
 //! Administration: the handle the `relais` maintenance commands use (list documents, back up,
 //! restore, compact through [`Admin::store`]) and the health checks of `relais doctor`.
 //!
+//! Nothing here deletes an object: compaction writes snapshots through the [`Store`], the
+//! doctor's probe deletes only its own object under `doctor/`, and there is no sweep of
+//! unreferenced blobs (a version's blob under `versions/` is deleted only by
+//! [`Versions::apply_retention`], after its row, and never a sealed version's).
+//!
 //! The server's rooms never see any of this: they only get a [`Store`].
 //! Rows cross this module as the databases hold them (text ids, signed seqs, timestamps as
 //! RFC 3339 text), so that a backup copies them faithfully and a restore can check them before
@@ -22,6 +27,7 @@ use crate::objects;
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::store::Store;
+use crate::versions::Versions;
 use crate::{StorageConfig, open_object_store};
 
 /// What opening a store does with the database schema.
@@ -146,8 +152,17 @@ impl Admin {
         }
     }
 
+    /// The version history of the same store: versions, reviews and publications.
+    pub fn versions(&self) -> &dyn Versions {
+        match &self.opened {
+            Opened::Sqlite(store) => store,
+            Opened::Postgres(store) => store,
+        }
+    }
+
     /// What makes this store not empty, or `None` when it holds no document, no row of the
-    /// other tables (directory and chat; the access epoch's single row aside) and no object.
+    /// other tables (directory, chat and versions; the access epoch's single row aside) and
+    /// no object.
     pub async fn contents(&self) -> Result<Option<String>, StoreError> {
         let documents = match &self.opened {
             Opened::Sqlite(store) => store.document_count().await?,
@@ -168,7 +183,7 @@ impl Admin {
             .collect();
         if !held.is_empty() {
             return Ok(Some(format!(
-                "the database holds directory or chat rows ({})",
+                "the database holds directory, chat or version rows ({})",
                 held.join(", ")
             )));
         }
@@ -369,8 +384,11 @@ const fn optional_integer(name: &'static str) -> Column {
     column(name, ColumnKind::Integer, true)
 }
 
-/// A table that is not keyed by document: the directory's (`0002_directory.sql`) and chat's
-/// (`0003_chat.sql`), backed up row by row. `columns` are the ones a backup copies, in the
+/// A table backed up row by row, not in the per-document files: the directory's
+/// (`0002_directory.sql`), chat's (`0003_chat.sql`) and the version history's
+/// (`0004_versions.sql`; keyed by document, but restored with the directory in one
+/// transaction, before the documents' logs, as their foreign keys and the migration
+/// expect). `columns` are the ones a backup copies, in the
 /// schema's order: every column but those the database derives (SQLite's `messages.row_id`,
 /// a rowid alias, and Postgres's generated `messages.search`), which a restore lets it fill.
 #[derive(Debug)]
@@ -387,12 +405,52 @@ pub(crate) struct DirectoryTable {
 /// a restore updates it rather than inserting.
 pub(crate) const ACCESS_EPOCH: &str = "access_epoch";
 
-/// The chat table whose rows name a blob each (`object_key`, `sha256`, `len`): a backup copies
-/// the blobs as it does snapshots', and a restore writes them before the rows.
+/// The chat table of attachments, whose rows name a blob each.
 pub(crate) const ATTACHMENTS: &str = "attachments";
 
-/// Every table not keyed by document, directory then chat, in an order where a row comes
-/// after those its foreign keys name, as a restore inserts them.
+/// The table of versions, whose rows name a blob each; reviews, publications and exports
+/// reference its rows.
+pub(crate) const DOCUMENT_VERSIONS: &str = "document_versions";
+
+/// A table of [`DIRECTORY_TABLES`] whose rows name a blob each (`object_key`, `sha256`,
+/// `len`, keyed by the row's `id`): a backup copies the blobs as it does snapshots', and a
+/// restore writes them before the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BlobTable {
+    /// `attachments`, blobs at `attachments/{conversation_id}/{id}`; a blob is deleted with
+    /// its message.
+    Attachments,
+    /// `document_versions`, blobs at `versions/{document_id}/{id}`; an automatic version's
+    /// blob is deleted by retention, after its row, and a sealed version's never.
+    DocumentVersions,
+}
+
+impl BlobTable {
+    pub(crate) const ALL: [Self; 2] = [Self::Attachments, Self::DocumentVersions];
+
+    /// The table's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Attachments => ATTACHMENTS,
+            Self::DocumentVersions => DOCUMENT_VERSIONS,
+        }
+    }
+
+    /// The blob table `table` is, if it is one.
+    pub(crate) fn of(table: &DirectoryTable) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|blobs| blobs.name() == table.name)
+    }
+
+    /// The table's description.
+    pub(crate) fn table(self) -> &'static DirectoryTable {
+        DirectoryTable::named(self.name()).expect("blob tables are directory tables")
+    }
+}
+
+/// Every table not in the per-document files, directory then chat then versions, in an order
+/// where a row comes after those its foreign keys name, as a restore inserts them.
 pub(crate) const DIRECTORY_TABLES: &[DirectoryTable] = &[
     DirectoryTable {
         name: "organisations",
@@ -602,6 +660,78 @@ pub(crate) const DIRECTORY_TABLES: &[DirectoryTable] = &[
         ],
         primary_key: &["id"],
     },
+    DirectoryTable {
+        name: "document_freezes",
+        columns: &[text("document_id"), integer("frozen_at_ms")],
+        primary_key: &["document_id"],
+    },
+    DirectoryTable {
+        name: DOCUMENT_VERSIONS,
+        columns: &[
+            text("id"),
+            text("document_id"),
+            integer("number"),
+            text("kind"),
+            optional_text("name"),
+            integer("created_at_ms"),
+            optional_text("created_by"),
+            text("authors"),
+            integer("upto_seq"),
+            text("object_key"),
+            text("sha256"),
+            integer("len"),
+            optional_integer("sealed_at_ms"),
+            optional_text("sealed_by"),
+            optional_text("seal_comment"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "document_reviews",
+        columns: &[
+            text("id"),
+            text("document_id"),
+            text("version_id"),
+            text("submitted_by"),
+            integer("submitted_at_ms"),
+            text("note"),
+            optional_text("decision"),
+            optional_text("decided_by"),
+            optional_integer("decided_at_ms"),
+            optional_text("decision_comment"),
+        ],
+        primary_key: &["id"],
+    },
+    DirectoryTable {
+        name: "document_publications",
+        columns: &[
+            text("document_id"),
+            text("version_id"),
+            text("published_by"),
+            integer("published_at_ms"),
+        ],
+        primary_key: &["document_id"],
+    },
+    DirectoryTable {
+        name: "document_clients",
+        columns: &[
+            text("document_id"),
+            integer("client_id"),
+            text("user_id"),
+            integer("first_seen_ms"),
+        ],
+        primary_key: &["document_id", "client_id"],
+    },
+    DirectoryTable {
+        name: "version_exports",
+        columns: &[
+            text("version_id"),
+            text("format"),
+            text("sha256"),
+            integer("created_at_ms"),
+        ],
+        primary_key: &["version_id", "format", "sha256"],
+    },
 ];
 
 impl DirectoryTable {
@@ -771,7 +901,7 @@ mod tests {
             serde_json::from_str::<ExportedDocument>(&json).unwrap(),
             document
         );
-        let newer = json.replacen('{', "{\"document_versions\":[],", 1);
+        let newer = json.replacen('{', "{\"document_comments\":[],", 1);
         assert!(serde_json::from_str::<ExportedDocument>(&newer).is_err());
     }
 

@@ -1,16 +1,18 @@
-//! Backups: a consistent copy of every row, every snapshot blob and every attachment blob to a
-//! directory or a bucket, and its restore into an empty store.
+//! Backups: a consistent copy of every row and every blob a row names (snapshots, attachments,
+//! versions) to a directory or a bucket, and its restore into an empty store.
 //!
 //! Layout of a backup location (a directory, or an `s3://` bucket and prefix):
 //!
 //! - `documents/{n:08}.json`: one file per document, its rows in every document table
 //!   ([`ExportedDocument`]: `documents`, `document_updates` with base64 payloads,
 //!   `document_snapshots`), field names as the columns;
-//! - `directory/{table}/{n:08}.jsonl`: the rows of each table not keyed by document, the
-//!   directory's (`organisations`, `users`, `workspaces`, `workspace_members`,
-//!   `document_info`, `document_members`, `invitations`, `sessions`, `api_tokens`,
-//!   `access_epoch`, `audit_log`) and chat's (`conversations`, `conversation_members`,
-//!   `messages`, `message_mentions`, `message_reactions`, `attachments`), as JSON lines: one
+//! - `directory/{table}/{n:08}.jsonl`: the rows of each other table, the directory's
+//!   (`organisations`, `users`, `workspaces`, `workspace_members`, `document_info`,
+//!   `document_members`, `invitations`, `sessions`, `api_tokens`, `access_epoch`,
+//!   `audit_log`), chat's (`conversations`, `conversation_members`, `messages`,
+//!   `message_mentions`, `message_reactions`, `attachments`) and the version history's
+//!   (`document_freezes`, `document_versions`, `document_reviews`, `document_publications`,
+//!   `document_clients`, `version_exports`), as JSON lines: one
 //!   object per row, the columns as fields in the schema's order, values as stored (text,
 //!   64-bit integers, booleans, `null`), rows in primary-key order (text compared byte-wise;
 //!   `messages` by conversation and seq), at most 10,000 rows and about 8 MiB per file, and no
@@ -20,7 +22,8 @@
 //!   index `messages_fts` (filled by the insert triggers), Postgres's generated
 //!   `messages.search`;
 //! - `blobs/{object key}`: every blob the rows reference, under its object key: snapshots
-//!   (`documents/...`) and attachments (`attachments/{conversation}/{id}`);
+//!   (`documents/...`), attachments (`attachments/{conversation}/{id}`) and versions
+//!   (`versions/{document}/{id}`);
 //! - `manifest.json`, written last: format and version, where and when the copy was taken,
 //!   the tables it holds, counts, each document file and blob with its length and sha256,
 //!   and under `directory` each directory table with its row count and its files (rows,
@@ -30,26 +33,29 @@
 //! Rows are read in one read transaction (repeatable read on Postgres, a WAL read snapshot on
 //! SQLite), so they are consistent with each other, directory and chat included; blobs are
 //! write-once, so those the rows reference can be copied afterwards and still match. Snapshot
-//! blobs are never deleted; an attachment's blob is deleted with its message, so one may be
-//! gone by the time it is copied: if its row is gone from the database too, the attachment
-//! was deleted after the read began and is left out of the backup (its message then restores
-//! without it); otherwise the backup fails, as for any missing blob.
+//! and sealed versions' blobs are never deleted; an attachment's blob is deleted with its
+//! message, and an automatic version's by retention (after its row), so one may be gone by
+//! the time it is copied: if its row is gone from the database too, it was deleted after the
+//! read began and is left out of the backup (its message then restores without it; nothing
+//! references such a version); otherwise the backup fails, as for any missing blob.
 //! A restore checks the whole backup (manifest, every document and directory file against its
-//! sha256, every directory row against its table's columns and key order, every attachment's
-//! object key, the presence and size of every blob) before writing anything. It then copies
-//! the attachment blobs, inserts the directory and chat rows in one transaction, tables in
-//! foreign-key order (the access epoch's row, which the schema creates, is updated), and
-//! copies snapshot blobs before the rows that reference them, document by document: every blob
-//! before its row, its sha256 checked, as the server writes them. Audit entries are copied
-//! value for value, so the restored journal verifies as the original did.
+//! sha256, every directory row against its table's columns and key order, the object key of
+//! every attachment and version, the presence and size of every blob) before writing
+//! anything. It then copies the attachment and version blobs, inserts the directory, chat and
+//! version rows in one transaction, tables in foreign-key order (the access epoch's row, which
+//! the schema creates, is updated; sealed versions are inserted, which their triggers allow),
+//! and copies snapshot blobs before the rows that reference them, document by document: every
+//! blob before its row, its sha256 checked, as the server writes them. Audit entries are
+//! copied value for value, so the restored journal verifies as the original did.
 //!
 //! Compatibility: a relais restores any backup whose `format_version` it knows and whose
 //! `tables` it all knows; a table missing from an older backup restores as empty (the access
-//! epoch as 0; a backup written before chat was backed up restores with no conversation).
+//! epoch as 0; a backup written before chat or versions were backed up restores with no
+//! conversation or no version).
 //! A new table keyed by document adds a field to the per-document files and its name to
 //! `tables`; other tables get files of their own (as the directory tables and then the chat
-//! tables did, without a version bump). Bump `format_version` only when the meaning of
-//! something already written changes.
+//! tables and then the version tables did, without a version bump). Bump `format_version` only
+//! when the meaning of something already written changes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -62,14 +68,15 @@ use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::admin::{
-    ACCESS_EPOCH, ATTACHMENTS, Admin, Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable,
-    ExportReader, ExportedDocument, ExportedRow,
+    ACCESS_EPOCH, Admin, BlobTable, Cell, ColumnKind, DIRECTORY_TABLES, DirectoryTable,
+    ExportReader, ExportedDocument, ExportedRow, ExportedSnapshot,
 };
 use crate::chat::{AttachmentId, ConversationId};
 use crate::error::StoreError;
 use crate::id::DocumentId;
 use crate::objects::{self, BlobRecord, sha256_hex};
 use crate::open_object_store;
+use crate::versions::{VersionId, version_path};
 
 /// The `format` field of every manifest.
 pub const FORMAT: &str = "relais-backup";
@@ -120,9 +127,9 @@ pub struct Progress {
     pub documents_done: u64,
     /// Documents to copy.
     pub documents_total: u64,
-    /// Blobs copied, snapshots and attachments.
+    /// Blobs copied: snapshots, attachments and versions.
     pub blobs_done: u64,
-    /// Blobs to copy, snapshots and attachments.
+    /// Blobs to copy: snapshots, attachments and versions.
     pub blobs_total: u64,
     /// Bytes of document files, directory files and blobs written so far.
     pub bytes_done: u64,
@@ -141,11 +148,13 @@ pub struct BackupSummary {
     pub updates: u64,
     /// Rows of `document_snapshots`, one blob each.
     pub snapshots: u64,
-    /// Rows of the tables not keyed by document: the directory (accounts, access, audit
-    /// journal; the access epoch's single row included) and chat.
+    /// Rows of the tables not in the per-document files: the directory (accounts, access,
+    /// audit journal; the access epoch's single row included), chat and version history.
     pub directory_rows: u64,
     /// Rows of `attachments`, one blob each.
     pub attachments: u64,
+    /// Rows of `document_versions`, one blob each.
+    pub versions: u64,
     /// Bytes of document files, directory files and blobs.
     pub bytes: u64,
 }
@@ -212,6 +221,40 @@ struct BlobEntry {
     key: String,
     sha256: String,
     len: u64,
+}
+
+impl BlobEntry {
+    fn record(&self) -> BlobRecord<'_> {
+        BlobRecord {
+            key: &self.key,
+            sha256_hex: &self.sha256,
+            len: self.len,
+        }
+    }
+}
+
+/// The blob of a `document_snapshots` row; its length must not be negative.
+fn snapshot_blob(snapshot: &ExportedSnapshot) -> Result<BlobEntry, String> {
+    let len = u64::try_from(snapshot.len)
+        .map_err(|_| format!("negative length of blob {}", snapshot.object_key))?;
+    Ok(BlobEntry {
+        key: snapshot.object_key.clone(),
+        sha256: snapshot.sha256.clone(),
+        len,
+    })
+}
+
+/// The blobs of the rows of [`BlobTable`]s, each with its table, in row order.
+type RowBlobs = Vec<(BlobTable, BlobEntry)>;
+
+/// How many of `blobs` belong to `table`'s rows.
+fn blob_count(blobs: &RowBlobs, table: BlobTable) -> u64 {
+    blobs.iter().filter(|(owner, _)| *owner == table).count() as u64
+}
+
+/// 64 hex digits, the only sha256 rows may hold.
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
 /// Opens a backup location: `file://DIR` (created if missing) or `s3://BUCKET/PREFIX`.
@@ -325,14 +368,15 @@ impl Admin {
         let mut reader = self.export().await?;
         let header = reader.header().await?;
         let names = reader.document_names().await?;
-        let attachments = DIRECTORY_TABLES
+        let row_blobs: u64 = DIRECTORY_TABLES
             .iter()
             .zip(&header.directory)
-            .find(|(table, _)| table.name == ATTACHMENTS)
-            .map_or(0, |(_, rows)| *rows);
+            .filter(|(table, _)| BlobTable::of(table).is_some())
+            .map(|(_, rows)| *rows)
+            .sum();
         let mut state = Progress {
             documents_total: names.len() as u64,
-            blobs_total: header.snapshots + attachments,
+            blobs_total: header.snapshots + row_blobs,
             ..Progress::default()
         };
         progress(&state);
@@ -346,26 +390,14 @@ impl Admin {
                 ))
             })?;
             for snapshot in &document.document_snapshots {
-                let len = u64::try_from(snapshot.len).map_err(|_| {
-                    StoreError::corrupt(format!("negative length of blob {}", snapshot.object_key))
-                })?;
-                let record = BlobRecord {
-                    key: &snapshot.object_key,
-                    sha256_hex: &snapshot.sha256,
-                    len,
-                };
-                let bytes = objects::fetch_checked(self.objects().as_ref(), &record).await?;
-                put_in_location(location.as_ref(), &blob_path(&snapshot.object_key)?, bytes)
-                    .await?;
-                blobs.push(BlobEntry {
-                    key: snapshot.object_key.clone(),
-                    sha256: snapshot.sha256.clone(),
-                    len,
-                });
+                let blob = snapshot_blob(snapshot).map_err(StoreError::corrupt)?;
+                let bytes = objects::fetch_checked(self.objects().as_ref(), &blob.record()).await?;
+                put_in_location(location.as_ref(), &blob_path(&blob.key)?, bytes).await?;
                 state.blobs_done += 1;
-                state.bytes_done += len;
-                counts.bytes += len;
+                state.bytes_done += blob.len;
+                counts.bytes += blob.len;
                 progress(&state);
+                blobs.push(blob);
             }
             let json = serde_json::to_vec(&document)
                 .map_err(|error| StoreError::corrupt(format!("cannot encode {name}: {error}")))?;
@@ -385,7 +417,7 @@ impl Admin {
             state.documents_done += 1;
             progress(&state);
         }
-        let (directory, attachments) = back_up_directory(
+        let (directory, row_blobs) = back_up_directory(
             self,
             reader.as_mut(),
             &header.directory,
@@ -400,7 +432,7 @@ impl Admin {
             .flat_map(|entry| &entry.files)
             .map(|file| file.len)
             .sum();
-        counts.bytes += directory_bytes + attachments.iter().map(|blob| blob.len).sum::<u64>();
+        counts.bytes += directory_bytes + row_blobs.iter().map(|(_, blob)| blob.len).sum::<u64>();
         // Counted in the same transaction as the rows were read: a difference would mean the
         // read was not one consistent snapshot, and the copy must not be trusted.
         if (
@@ -422,10 +454,11 @@ impl Admin {
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
             directory_rows: directory.iter().map(|entry| entry.rows).sum(),
-            attachments: attachments.len() as u64,
+            attachments: blob_count(&row_blobs, BlobTable::Attachments),
+            versions: blob_count(&row_blobs, BlobTable::DocumentVersions),
             bytes: counts.bytes,
         };
-        blobs.extend(attachments);
+        blobs.extend(row_blobs.into_iter().map(|(_, blob)| blob));
         let manifest = Manifest {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,
@@ -451,8 +484,8 @@ impl Admin {
     }
 
     /// Restores the backup at `location_url` into this store, which must hold no document, no
-    /// directory or chat row and no object. The whole backup is checked before anything is
-    /// written.
+    /// directory, chat or version row and no object. The whole backup is checked before
+    /// anything is written.
     pub async fn restore(
         &self,
         location_url: &str,
@@ -477,13 +510,13 @@ impl Admin {
         };
         let mut counts = Counts::default();
         let mut directory_rows = 0;
-        let mut attachments = Vec::new();
+        let mut row_blobs = RowBlobs::new();
         for (table, entry) in directory_entries(&manifest) {
-            attachments.extend(check_table(location.as_ref(), table, entry).await?);
+            row_blobs.extend(check_table(location.as_ref(), table, entry).await?);
             directory_rows += entry.rows;
             counts.bytes += entry.files.iter().map(|file| file.len).sum::<u64>();
         }
-        for blob in &attachments {
+        for (_, blob) in &row_blobs {
             note_key(&blob.key)?;
             check_blob(location.as_ref(), &blob.key, blob.len).await?;
             counts.bytes += blob.len;
@@ -491,11 +524,10 @@ impl Admin {
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
-                note_key(&snapshot.object_key)?;
-                // check_document refused negative lengths.
-                let len = snapshot.len.unsigned_abs();
-                check_blob(location.as_ref(), &snapshot.object_key, len).await?;
-                counts.bytes += len;
+                let blob = snapshot_blob(snapshot).map_err(invalid)?;
+                note_key(&blob.key)?;
+                check_blob(location.as_ref(), &blob.key, blob.len).await?;
+                counts.bytes += blob.len;
             }
             counts.documents += 1;
             counts.document_updates += document.document_updates.len() as u64;
@@ -518,16 +550,16 @@ impl Admin {
             ));
         }
 
-        // Second pass: the attachment blobs, then the directory and chat rows in one transaction
-        // (their tables reference each other, not the documents), then blobs first and the
-        // rows that reference them, document by document.
+        // Second pass: the attachment and version blobs, then the directory, chat and version
+        // rows in one transaction (their tables reference each other, not the documents'
+        // logs), then blobs first and the rows that reference them, document by document.
         let mut state = Progress {
             documents_total: counts.documents,
-            blobs_total: counts.document_snapshots + attachments.len() as u64,
+            blobs_total: counts.document_snapshots + row_blobs.len() as u64,
             ..Progress::default()
         };
         progress(&state);
-        for blob in &attachments {
+        for (_, blob) in &row_blobs {
             restore_blob(location.as_ref(), self.objects().as_ref(), blob).await?;
             state.blobs_done += 1;
             state.bytes_done += blob.len;
@@ -550,11 +582,7 @@ impl Admin {
         for entry in &manifest.documents {
             let document = read_document(location.as_ref(), entry).await?;
             for snapshot in &document.document_snapshots {
-                let blob = BlobEntry {
-                    key: snapshot.object_key.clone(),
-                    sha256: snapshot.sha256.clone(),
-                    len: snapshot.len.unsigned_abs(),
-                };
+                let blob = snapshot_blob(snapshot).map_err(invalid)?;
                 restore_blob(location.as_ref(), self.objects().as_ref(), &blob).await?;
                 state.blobs_done += 1;
                 state.bytes_done += blob.len;
@@ -577,16 +605,18 @@ impl Admin {
             updates: counts.document_updates,
             snapshots: counts.document_snapshots,
             directory_rows,
-            attachments: attachments.len() as u64,
+            attachments: blob_count(&row_blobs, BlobTable::Attachments),
+            versions: blob_count(&row_blobs, BlobTable::DocumentVersions),
             bytes: counts.bytes,
         })
     }
 }
 
-/// Writes every directory and chat table, streamed from the export's read transaction, into
-/// files of at most [`ROWS_PER_DIRECTORY_FILE`] rows and about [`BYTES_PER_DIRECTORY_FILE`]
-/// bytes, and copies each attachment's blob as its row goes by; `expected` are the row counts
-/// taken in the same transaction. Returns the tables' entries and the attachment blobs.
+/// Writes every directory, chat and version table, streamed from the export's read
+/// transaction, into files of at most [`ROWS_PER_DIRECTORY_FILE`] rows and about
+/// [`BYTES_PER_DIRECTORY_FILE`] bytes, and copies the blob of each row of a [`BlobTable`] as
+/// the row goes by; `expected` are the row counts taken in the same transaction. Returns the
+/// tables' entries and the rows' blobs.
 async fn back_up_directory(
     admin: &Admin,
     reader: &mut dyn ExportReader,
@@ -594,16 +624,18 @@ async fn back_up_directory(
     location: &dyn ObjectStore,
     state: &mut Progress,
     progress: &(dyn Fn(&Progress) + Sync),
-) -> Result<(Vec<TableEntry>, Vec<BlobEntry>), BackupError> {
+) -> Result<(Vec<TableEntry>, RowBlobs), BackupError> {
     let mut entries = Vec::with_capacity(DIRECTORY_TABLES.len());
-    let mut blobs = Vec::new();
+    let mut blobs = RowBlobs::new();
     for (table, expected) in DIRECTORY_TABLES.iter().zip(expected) {
         let mut entry = TableEntry {
             table: table.name.to_owned(),
             rows: 0,
             files: Vec::new(),
         };
-        // Attachments deleted (with their message) since the read began.
+        let blob_table = BlobTable::of(table);
+        // Rows deleted with their blob (attachments with their message, automatic versions
+        // by retention) since the read began.
         let mut left_out = 0;
         let mut rows = reader.directory_rows(table);
         let mut lines = Vec::new();
@@ -611,13 +643,13 @@ async fn back_up_directory(
         loop {
             let row = rows.next().await.transpose()?;
             if let Some(row) = &row
-                && table.name == ATTACHMENTS
+                && let Some(blob_table) = blob_table
             {
-                match back_up_attachment_blob(admin, table, row, location).await? {
+                match back_up_row_blob(admin, blob_table, row, location).await? {
                     Some(blob) => {
                         state.blobs_done += 1;
                         state.bytes_done += blob.len;
-                        blobs.push(blob);
+                        blobs.push((blob_table, blob));
                     }
                     None => {
                         left_out += 1;
@@ -675,29 +707,25 @@ async fn back_up_directory(
     Ok((entries, blobs))
 }
 
-/// Copies the blob of an `attachments` row into the backup, checked against the row; `None`
-/// when the blob is gone and so is the row, now: the attachment was deleted with its message
-/// after the read transaction began, and is left out.
-async fn back_up_attachment_blob(
+/// Copies the blob of a row of `blobs` into the backup, checked against the row; `None` when
+/// the blob is gone and so is the row, now: it was deleted (an attachment with its message,
+/// an automatic version by retention) after the read transaction began, and is left out.
+async fn back_up_row_blob(
     admin: &Admin,
-    table: &DirectoryTable,
+    blobs: BlobTable,
     row: &ExportedRow,
     location: &dyn ObjectStore,
 ) -> Result<Option<BlobEntry>, BackupError> {
-    let (id, blob) = attachment_blob(table, row)
-        .map_err(|reason| StoreError::corrupt(format!("an attachments row: {reason}")))?;
-    let record = BlobRecord {
-        key: &blob.key,
-        sha256_hex: &blob.sha256,
-        len: blob.len,
-    };
-    let bytes = match objects::fetch_checked(admin.objects().as_ref(), &record).await {
+    let (id, blob) = row_blob(blobs, row)
+        .map_err(|reason| StoreError::corrupt(format!("a {} row: {reason}", blobs.name())))?;
+    let bytes = match objects::fetch_checked(admin.objects().as_ref(), &blob.record()).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            if admin.chat().attachment(&id).await?.is_none() {
+            if !row_exists(admin, blobs, &id).await? {
                 tracing::info!(
-                    attachment = %id,
-                    "attachment deleted during the backup, left out"
+                    table = blobs.name(),
+                    id = %id,
+                    "row deleted with its blob during the backup, left out"
                 );
                 return Ok(None);
             }
@@ -708,14 +736,29 @@ async fn back_up_attachment_blob(
     Ok(Some(blob))
 }
 
-/// The blob an `attachments` row names, with the attachment's id. Its key must be where chat
-/// keeps that attachment's blob (`attachments/{conversation}/{id}`), so that a backup cannot
-/// place an object anywhere else; its sha256 must be 64 hex digits and its length not
-/// negative. Values are not echoed.
-fn attachment_blob(
-    table: &DirectoryTable,
-    row: &ExportedRow,
-) -> Result<(AttachmentId, BlobEntry), String> {
+/// Whether the row of `blobs` with this `id` exists now, outside the backup's read
+/// transaction.
+async fn row_exists(admin: &Admin, blobs: BlobTable, id: &str) -> Result<bool, StoreError> {
+    Ok(match blobs {
+        BlobTable::Attachments => admin
+            .chat()
+            .attachment(&AttachmentId::from_db(id.to_owned()))
+            .await?
+            .is_some(),
+        BlobTable::DocumentVersions => admin
+            .versions()
+            .version_by_id(&VersionId::from_db(id.to_owned()))
+            .await?
+            .is_some(),
+    })
+}
+
+/// The blob a row of `blobs` names, with the row's id. Its key must be where the store keeps
+/// that row's blob (`attachments/{conversation_id}/{id}`, `versions/{document_id}/{id}`), so
+/// that a backup cannot place an object anywhere else nor give a row another's blob; its
+/// sha256 must be 64 hex digits and its length not negative. Values are not echoed.
+fn row_blob(blobs: BlobTable, row: &ExportedRow) -> Result<(String, BlobEntry), String> {
+    let table = blobs.table();
     let cell = |name: &str| {
         table
             .position(name)
@@ -726,14 +769,30 @@ fn attachment_blob(
         Cell::Text(text) => Ok(text.clone()),
         _ => Err(format!("{name} is not text")),
     };
-    let id = AttachmentId::from_db(text("id")?);
-    let conversation = ConversationId::from_db(text("conversation_id")?);
+    let id = text("id")?;
+    let (expected, pattern) = match blobs {
+        BlobTable::Attachments => (
+            crate::chat_sql::attachment_path(
+                &ConversationId::from_db(text("conversation_id")?),
+                &AttachmentId::from_db(id.clone()),
+            ),
+            "attachments/{conversation_id}/{id}",
+        ),
+        BlobTable::DocumentVersions => {
+            let document = DocumentId::parse(&text("document_id")?)
+                .map_err(|_| "document_id is not a valid document name".to_owned())?;
+            (
+                version_path(&document, &VersionId::from_db(id.clone())),
+                "versions/{document_id}/{id}",
+            )
+        }
+    };
     let key = text("object_key")?;
-    if key != crate::chat_sql::attachment_path(&conversation, &id).as_ref() {
-        return Err("object_key is not attachments/{conversation_id}/{id}".into());
+    if key != expected.as_ref() {
+        return Err(format!("object_key is not {pattern}"));
     }
     let sha256 = text("sha256")?;
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_sha256_hex(&sha256) {
         return Err("sha256 is not 64 hex digits".into());
     }
     let len = match cell("len")? {
@@ -758,29 +817,30 @@ fn directory_entries(manifest: &Manifest) -> Vec<(&'static DirectoryTable, &Tabl
         .collect()
 }
 
-/// Reads every file of a directory or chat table: each matches its sha256 and row count, each
-/// row its columns, and primary keys strictly ascend across the files (so none is repeated).
-/// Returns the blobs of `attachments` rows (none for other tables).
+/// Reads every file of a directory, chat or version table: each matches its sha256 and row
+/// count, each row its columns, and primary keys strictly ascend across the files (so none
+/// is repeated). Returns the blobs of the rows of a [`BlobTable`] (none for other tables).
 async fn check_table(
     location: &dyn ObjectStore,
     table: &'static DirectoryTable,
     entry: &TableEntry,
-) -> Result<Vec<BlobEntry>, BackupError> {
+) -> Result<RowBlobs, BackupError> {
     let keys = table.key_positions();
+    let blob_table = BlobTable::of(table);
     let mut previous: Option<Vec<Cell>> = None;
     let mut rows_seen = 0;
-    let mut blobs = Vec::new();
+    let mut blobs = RowBlobs::new();
     for file in &entry.files {
         let rows = read_directory_file(location, table, file).await?;
         if table.name == ACCESS_EPOCH {
             access_epoch(&rows)?;
         }
         for (index, row) in rows.iter().enumerate() {
-            if table.name == ATTACHMENTS {
-                let (_, blob) = attachment_blob(table, row).map_err(|reason| {
+            if let Some(blob_table) = blob_table {
+                let (_, blob) = row_blob(blob_table, row).map_err(|reason| {
                     invalid(format!("{}: line {}: {reason}", file.file, index + 1))
                 })?;
-                blobs.push(blob);
+                blobs.push((blob_table, blob));
             }
             let key: Vec<Cell> = keys
                 .iter()
@@ -1018,7 +1078,7 @@ fn check_document(document: &ExportedDocument, expected_id: &str) -> Result<(), 
         if snapshot.len < 0 {
             return Err("negative blob length".into());
         }
-        if snapshot.sha256.len() != 64 || !snapshot.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256_hex(&snapshot.sha256) {
             return Err(format!("invalid sha256 for blob {}", snapshot.object_key));
         }
         check_timestamp(&snapshot.created_at)?;
@@ -1218,7 +1278,7 @@ mod tests {
         for table in DOCUMENT_TABLES {
             assert!(is_known_table(table));
         }
-        assert!(!is_known_table("document_versions"));
+        assert!(!is_known_table("document_comments"));
         let names: Vec<&str> = DIRECTORY_TABLES.iter().map(|table| table.name).collect();
         let position = |name: &str| names.iter().position(|other| *other == name).unwrap();
         for (table, referenced) in [
@@ -1247,6 +1307,9 @@ mod tests {
             ("attachments", "conversations"),
             ("attachments", "users"),
             ("attachments", "messages"),
+            ("document_reviews", "document_versions"),
+            ("document_publications", "document_versions"),
+            ("version_exports", "document_versions"),
         ] {
             assert!(
                 position(referenced) < position(table),
@@ -1256,9 +1319,23 @@ mod tests {
         for table in DIRECTORY_TABLES {
             assert!(is_known_table(table.name));
             assert!(!table.key_positions().is_empty());
-            // Multi-row inserts bind DIRECTORY_ROWS_PER_INSERT rows of at most 12 columns.
-            assert!(table.columns.len() <= 12, "{}", table.name);
+            // Multi-row inserts bind at most 6,000 values, at least one row's.
+            let rows = crate::common::directory_rows_per_insert(table);
+            assert!(
+                rows >= 1 && rows * table.columns.len() <= 6_000,
+                "{}",
+                table.name
+            );
         }
+        // The tables whose rows name a blob are backed up, with the columns naming it.
+        for blobs in BlobTable::ALL {
+            let table = blobs.table();
+            assert_eq!(BlobTable::of(table), Some(blobs));
+            for column in ["id", "object_key", "sha256", "len"] {
+                assert!(table.position(column).is_some(), "{}.{column}", table.name);
+            }
+        }
+        assert_eq!(crate::common::directory_rows_per_insert(users()), 545);
         // Derived columns are neither backed up nor restored.
         let messages = DirectoryTable::named("messages").unwrap();
         assert!(messages.position("row_id").is_none() && messages.position("search").is_none());
@@ -1281,11 +1358,13 @@ mod tests {
 
     #[test]
     fn attachment_blobs_are_where_chat_keeps_them() {
-        let table = DirectoryTable::named(ATTACHMENTS).unwrap();
         let sha256 = "ab".repeat(32);
-        let (id, blob) =
-            attachment_blob(table, &attachment_row("attachments/c1/a1", &sha256, 3)).unwrap();
-        assert_eq!(id.as_str(), "a1");
+        let (id, blob) = row_blob(
+            BlobTable::Attachments,
+            &attachment_row("attachments/c1/a1", &sha256, 3),
+        )
+        .unwrap();
+        assert_eq!(id, "a1");
         assert_eq!(
             blob,
             BlobEntry {
@@ -1301,15 +1380,94 @@ mod tests {
         // Elsewhere in the store, under another attachment, with a bad checksum or length.
         for (key, sha256, len) in [
             ("documents/notes/snapshots/1.ydoc", sha256.as_str(), 3),
+            ("versions/notes/a1", sha256.as_str(), 3),
             ("attachments/c1/a2", sha256.as_str(), 3),
             ("attachments/c1/a1", "zz", 3),
             ("attachments/c1/a1", sha256.as_str(), -1),
         ] {
             assert!(
-                attachment_blob(table, &attachment_row(key, sha256, len)).is_err(),
+                row_blob(BlobTable::Attachments, &attachment_row(key, sha256, len)).is_err(),
                 "{key} {sha256} {len}"
             );
         }
+    }
+
+    fn version_row(document: &str, key: &str, sha256: &str, len: i64) -> ExportedRow {
+        ExportedRow(vec![
+            Cell::Text("v1".into()),
+            Cell::Text(document.into()),
+            Cell::Integer(1),
+            Cell::Text("submitted".into()),
+            Cell::Null,
+            Cell::Integer(1_700_000_000_000),
+            Cell::Text("user:u1".into()),
+            Cell::Text("[\"u1\"]".into()),
+            Cell::Integer(3),
+            Cell::Text(key.into()),
+            Cell::Text(sha256.into()),
+            Cell::Integer(len),
+            Cell::Integer(1_700_000_000_001),
+            Cell::Text("user:u2".into()),
+            Cell::Text("ok".into()),
+        ])
+    }
+
+    #[test]
+    fn version_blobs_are_where_versions_keep_them() {
+        let sha256 = "cd".repeat(32);
+        let row = version_row(
+            "PLU/2027 réunion",
+            "versions/PLU/2027 réunion/v1",
+            &sha256,
+            7,
+        );
+        // The key as the store writes it: the document name is one segment, encoded.
+        let expected = version_path(
+            &DocumentId::parse("PLU/2027 réunion").unwrap(),
+            &VersionId::from_db("v1".into()),
+        );
+        assert!(row_blob(BlobTable::DocumentVersions, &row).is_err());
+        let row = version_row("PLU/2027 réunion", expected.as_ref(), &sha256, 7);
+        let (id, blob) = row_blob(BlobTable::DocumentVersions, &row).unwrap();
+        assert_eq!(id, "v1");
+        assert_eq!(
+            blob,
+            BlobEntry {
+                key: expected.as_ref().into(),
+                sha256: sha256.clone(),
+                len: 7
+            }
+        );
+        // Another document's or version's blob, an attachment's, a snapshot's, an invalid
+        // document name, a bad checksum or length.
+        for (document, key, sha256, len) in [
+            ("notes", "versions/other/v1", sha256.as_str(), 7),
+            ("notes", "versions/notes/v2", sha256.as_str(), 7),
+            ("notes", "attachments/notes/v1", sha256.as_str(), 7),
+            (
+                "notes",
+                "documents/notes/snapshots/1.ydoc",
+                sha256.as_str(),
+                7,
+            ),
+            ("../notes", "versions/../notes/v1", sha256.as_str(), 7),
+            ("notes", "versions/notes/v1", "zz", 7),
+            ("notes", "versions/notes/v1", sha256.as_str(), -1),
+        ] {
+            assert!(
+                row_blob(
+                    BlobTable::DocumentVersions,
+                    &version_row(document, key, sha256, len)
+                )
+                .is_err(),
+                "{document} {key} {sha256} {len}"
+            );
+        }
+        let plain = version_row("notes", "versions/notes/v1", &sha256, 7);
+        assert_eq!(
+            row_blob(BlobTable::DocumentVersions, &plain).unwrap().1.key,
+            "versions/notes/v1"
+        );
     }
 
     #[test]

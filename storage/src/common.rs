@@ -289,11 +289,17 @@ where
     Ok(ExportedRow(cells))
 }
 
-/// Rows of a directory table per multi-row `INSERT`: at most 12 columns each, so 6,000 bound
-/// values, well under both databases' limits.
-pub(crate) const DIRECTORY_ROWS_PER_INSERT: usize = 500;
+/// Values bound by one multi-row `INSERT` of directory rows, at most: well under both
+/// databases' limits (SQLite 32,766, Postgres 65,535).
+const BOUND_VALUES_PER_INSERT: usize = 6_000;
 
-/// A multi-row `INSERT` of `rows` (at most [`DIRECTORY_ROWS_PER_INSERT`]) into `table`, each
+/// Rows of `table` per multi-row `INSERT`: as many as [`BOUND_VALUES_PER_INSERT`] allows
+/// (500 rows of 12 columns, 400 of `document_versions`' 15).
+pub(crate) fn directory_rows_per_insert(table: &DirectoryTable) -> usize {
+    (BOUND_VALUES_PER_INSERT / table.columns.len().max(1)).max(1)
+}
+
+/// A multi-row `INSERT` of `rows` (at most [`directory_rows_per_insert`]) into `table`, each
 /// cell bound with its column's type, so that a NULL is typed too. A row whose cells do not
 /// fit the columns is refused before anything is built.
 pub(crate) fn insert_directory_rows<DB>(
@@ -361,12 +367,11 @@ macro_rules! directory_import {
                 table: &'static $crate::admin::DirectoryTable,
                 rows: Vec<$crate::admin::ExportedRow>,
             ) -> Result<(), $crate::error::StoreError> {
+                let per_insert = $crate::common::directory_rows_per_insert(table);
                 let mut rows = rows.into_iter().peekable();
                 while rows.peek().is_some() {
-                    let chunk: Vec<$crate::admin::ExportedRow> = rows
-                        .by_ref()
-                        .take($crate::common::DIRECTORY_ROWS_PER_INSERT)
-                        .collect();
+                    let chunk: Vec<$crate::admin::ExportedRow> =
+                        rows.by_ref().take(per_insert).collect();
                     $crate::common::insert_directory_rows::<$database>(table, chunk)?
                         .build()
                         .execute(&mut *self.transaction)

@@ -30,14 +30,15 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
-use relais_storage::backup::{BackupError, Progress};
+use relais_storage::backup::{BackupError, BackupSummary, Progress};
 use relais_storage::{
     AUDIT_GENESIS, Admin, AppendedRange, AttachmentId, AuditEntry, AuditFilter, AuditVerification,
-    Chat, ConversationId, Directory, DocumentId, DocumentInfo, Grant, InvitationId,
+    Chat, ConversationId, Decision, Directory, DocumentId, DocumentInfo, Grant, InvitationId,
     InvitationTarget, MessageId, Migrations, NewApiToken, NewAttachment, NewAuditEntry,
-    NewConversation, NewInvitation, NewMessage, NewUser, PostgresStore, Role, SchemaStatus, Seq,
-    Session, Snapshot, SqliteStore, StorageConfig, Store, StoreError, StoredDocument, StoredUpdate,
-    TokenId, UserId, UserKind, audit_hash,
+    NewConversation, NewInvitation, NewMessage, NewUser, NewVersion, PostgresStore, Publication,
+    RetentionPolicy, Role, SchemaStatus, Seq, Session, Snapshot, SqliteStore, StorageConfig, Store,
+    StoreError, StoredDocument, StoredUpdate, TokenId, UserId, UserKind, VersionId, VersionKind,
+    Versions, audit_hash,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
@@ -165,6 +166,17 @@ impl Harness {
         found
     }
 
+    /// Asserts that no blob's key starts with the segment `prefix`.
+    fn assert_no_blob_under(&self, prefix: &str) {
+        let files = self.blob_files();
+        assert!(
+            files
+                .iter()
+                .all(|path| !path.starts_with(self.objects_dir().join(prefix))),
+            "{files:?}"
+        );
+    }
+
     /// The file holding the blob at `key` (found by its unique file name, so that the test
     /// does not depend on how the local store maps encoded key segments to file names).
     fn blob_file(&self, key: &str) -> PathBuf {
@@ -254,7 +266,9 @@ conformance!(
     backup_while_appending_is_consistent,
     backup_without_a_directory_still_restores,
     backup_without_chat_still_restores,
+    backup_without_versions_still_restores,
     attachments_deleted_during_a_backup_are_left_out,
+    versions_deleted_during_a_backup_are_left_out,
     large_directory_tables_span_several_files,
     admin_commands_require_a_current_schema,
 );
@@ -1550,6 +1564,279 @@ async fn check_restored_chat(chat: &dyn Chat, fixture: &ChatFixture) {
     assert_eq!(found("reunion").await.len(), 2);
 }
 
+/// What [`fill_versions`] wrote.
+struct VersionFixture {
+    /// The document with versions (the nested name, whose key segment needs encoding), and
+    /// the one left frozen.
+    documents: Vec<DocumentId>,
+    /// The plain automatic version, then the approved (sealed, published) one.
+    versions: Vec<VersionId>,
+    /// Their states, in the same order.
+    states: Vec<Bytes>,
+    /// The SHA-256 of the recorded export of the sealed version.
+    export_sha256: String,
+}
+
+const VERSION_AT_MS: i64 = 1_772_532_000_000;
+
+/// A version of `document` to record: named versions get a name, all but automatic ones
+/// Anne as their maker.
+fn version_to_record(
+    document: &DocumentId,
+    kind: VersionKind,
+    upto_seq: u64,
+    state: Bytes,
+    created_at_ms: i64,
+) -> NewVersion {
+    NewVersion {
+        document: document.clone(),
+        kind,
+        name: (kind == VersionKind::Named).then(|| format!("version at {upto_seq} « é »")),
+        created_by: (kind != VersionKind::Auto).then(|| "user:anne".to_owned()),
+        authors: Vec::new(),
+        upto_seq: Seq(upto_seq),
+        state,
+        created_at_ms,
+    }
+}
+
+/// Version history on a document of [`fill`]: an automatic version, a submitted version
+/// approved through the workflow (frozen, submitted, decided: sealed) and published, a Yjs
+/// client's user, a recorded export of the sealed version; and another document left frozen
+/// under review.
+async fn fill_versions(versions: &dyn Versions) -> VersionFixture {
+    let document = id("PLUi 2027/compte rendu réunion");
+    let frozen = id("log-only");
+    let new_version = |kind: VersionKind, upto_seq: u64, state: &Bytes, at_ms: i64| NewVersion {
+        authors: vec!["anne".to_owned(), "bob « b »".to_owned()],
+        ..version_to_record(&document, kind, upto_seq, state.clone(), at_ms)
+    };
+    let auto_state = Bytes::from_static(b"auto state \0\xff");
+    let auto = versions
+        .create_version(new_version(
+            VersionKind::Auto,
+            1,
+            &auto_state,
+            VERSION_AT_MS,
+        ))
+        .await
+        .unwrap()
+        .expect("auto version recorded");
+    let last_seq = versions.freeze(&document).await.unwrap();
+    let sealed_state = Bytes::from_static(b"the reviewed state");
+    let submitted = versions
+        .create_version(new_version(
+            VersionKind::Submitted,
+            last_seq.0,
+            &sealed_state,
+            VERSION_AT_MS + 1_000,
+        ))
+        .await
+        .unwrap()
+        .expect("submitted version recorded");
+    versions
+        .submit(
+            &document,
+            &submitted.id,
+            "user:anne",
+            "à valider « vite »",
+            VERSION_AT_MS + 2_000,
+        )
+        .await
+        .unwrap();
+    versions
+        .decide(
+            &document,
+            Decision {
+                approved: true,
+                decided_by: "user:bob".into(),
+                decided_at_ms: VERSION_AT_MS + 3_000,
+                comment: "validé".into(),
+            },
+        )
+        .await
+        .unwrap();
+    versions
+        .publish(&Publication {
+            document: document.clone(),
+            version: submitted.id.clone(),
+            published_by: "user:bob".into(),
+            published_at_ms: VERSION_AT_MS + 4_000,
+        })
+        .await
+        .unwrap();
+    versions
+        .record_clients(
+            &document,
+            &[(u64::from(u32::MAX) + 7, "anne".into())],
+            VERSION_AT_MS,
+        )
+        .await
+        .unwrap();
+    let export_sha256 = sha256_hex(b"the exported PDF");
+    versions
+        .record_export(&submitted.id, "pdf", &export_sha256, VERSION_AT_MS + 5_000)
+        .await
+        .unwrap();
+    versions.freeze(&frozen).await.unwrap();
+    VersionFixture {
+        documents: vec![document, frozen],
+        versions: vec![auto.id, submitted.id],
+        states: vec![auto_state, sealed_state],
+        export_sha256,
+    }
+}
+
+/// Everything the [`Versions`] API says about what [`fill_versions`] wrote, states
+/// included (each checked against its recorded length and SHA-256), for comparing a restored
+/// store with its source.
+async fn version_facts(versions: &dyn Versions, fixture: &VersionFixture) -> String {
+    let mut facts = Vec::new();
+    for document in &fixture.documents {
+        let listed = versions.list_versions(document, None, 100).await.unwrap();
+        for version in &listed {
+            facts.push(format!(
+                "{:?}",
+                versions.version_state(version).await.unwrap()
+            ));
+        }
+        facts.push(format!("{listed:?}"));
+        facts.push(format!("{:?}", versions.reviews(document).await.unwrap()));
+        facts.push(format!(
+            "{:?}",
+            versions.publication(document).await.unwrap()
+        ));
+        facts.push(format!("{:?}", versions.is_frozen(document).await.unwrap()));
+        facts.push(format!(
+            "{:?}",
+            versions
+                .client_users(document, &[u64::from(u32::MAX) + 7, 1])
+                .await
+                .unwrap()
+        ));
+    }
+    for version in &fixture.versions {
+        facts.push(format!(
+            "{:?}",
+            versions.version_by_id(version).await.unwrap()
+        ));
+    }
+    for sha256 in fixture
+        .states
+        .iter()
+        .map(|state| sha256_hex(state))
+        .chain([fixture.export_sha256.clone()])
+    {
+        facts.push(format!(
+            "{:?}",
+            versions.find_sealed(&sha256).await.unwrap()
+        ));
+    }
+    facts.join("\n")
+}
+
+/// Runs `statement` with `id` bound as `$1` on a plain connection to `harness`'s database,
+/// bypassing the store: what a script or a careless administrator could do.
+async fn execute_raw(harness: &Harness, statement: &str, id: &str) -> Result<u64, sqlx::Error> {
+    let statement = AssertSqlSafe(statement.to_owned());
+    match harness.backend {
+        Backend::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(&harness.database_url).await?;
+            let result = sqlx::query(statement)
+                .bind(id)
+                .execute(&mut connection)
+                .await;
+            connection.close().await?;
+            Ok(result?.rows_affected())
+        }
+        Backend::Postgres => {
+            let mut connection = PgConnection::connect(&harness.database_url).await?;
+            let result = sqlx::query(statement)
+                .bind(id)
+                .execute(&mut connection)
+                .await;
+            connection.close().await?;
+            Ok(result?.rows_affected())
+        }
+    }
+}
+
+/// Checks what the version history holds after a restore beyond [`version_facts`]: the
+/// states are the bytes written, the sealed version is sealed and its row still refuses
+/// UPDATE and DELETE (its triggers came with the schema, and the restore's INSERT kept the
+/// seal), and the history goes on where it stopped.
+async fn check_restored_versions(target: &Harness, restored: &Admin, fixture: &VersionFixture) {
+    let versions = restored.versions();
+    let document = &fixture.documents[0];
+    let listed = versions.list_versions(document, None, 100).await.unwrap();
+    let numbers: Vec<u64> = listed.iter().map(|version| version.number).collect();
+    assert_eq!(numbers, [2, 1]);
+    let (sealed, auto) = (&listed[0], &listed[1]);
+    assert_eq!(
+        (&sealed.id, &auto.id),
+        (&fixture.versions[1], &fixture.versions[0])
+    );
+    assert_eq!(
+        versions.version_state(auto).await.unwrap(),
+        fixture.states[0]
+    );
+    assert_eq!(
+        versions.version_state(sealed).await.unwrap(),
+        fixture.states[1]
+    );
+    assert_eq!(sha256_hex(&fixture.states[1]), sealed.sha256_hex);
+    assert!(auto.seal.is_none());
+    let seal = sealed.seal.as_ref().expect("restored sealed");
+    assert_eq!(
+        (seal.sealed_by.as_str(), seal.comment.as_str()),
+        ("user:bob", "validé")
+    );
+    let found = versions
+        .find_sealed(&sealed.sha256_hex)
+        .await
+        .unwrap()
+        .expect("the sealed state is found");
+    assert_eq!((&found.version, found.format), (sealed, None));
+    let exported = versions
+        .find_sealed(&fixture.export_sha256)
+        .await
+        .unwrap()
+        .expect("the recorded export is found");
+    assert_eq!(exported.format.as_deref(), Some("pdf"));
+    assert_eq!(versions.find_sealed(&auto.sha256_hex).await.unwrap(), None);
+    for statement in [
+        "UPDATE document_versions SET sha256 = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE id = $1",
+        "UPDATE document_versions SET seal_comment = 'rewritten' WHERE id = $1",
+        "UPDATE document_versions SET sealed_at_ms = NULL, sealed_by = NULL WHERE id = $1",
+        "DELETE FROM document_versions WHERE id = $1",
+    ] {
+        match execute_raw(target, statement, sealed.id.as_str()).await {
+            Err(sqlx::Error::Database(error)) => assert!(
+                error.message().contains("immutable"),
+                "{statement}: refused for another reason: {error}"
+            ),
+            other => panic!("{statement}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        versions.version_by_id(&sealed.id).await.unwrap().as_ref(),
+        Some(sealed)
+    );
+    assert!(versions.is_frozen(&fixture.documents[1]).await.unwrap());
+    let next = versions
+        .create_version(version_to_record(
+            document,
+            VersionKind::Named,
+            2,
+            bytes("after restore"),
+            VERSION_AT_MS + 10_000,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.number, 3);
+}
+
 /// Every file under `dir`, as (path relative to `dir`, contents), sorted.
 fn files_under(dir: &FsPath) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &FsPath, dir: &FsPath, found: &mut Vec<(String, Vec<u8>)>) {
@@ -1576,6 +1863,9 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
         .await
         .unwrap();
     assert_eq!(source.list_documents().await.unwrap(), documents);
+    // Before the directory's facts are taken: freezes and decisions bump the access epoch.
+    let versions = fill_versions(source.versions()).await;
+    let source_version_facts = version_facts(source.versions(), &versions).await;
     fill_directory(source.directory()).await;
     let facts = directory_facts(source.directory()).await;
     let chat = fill_chat(source.directory(), source.chat()).await;
@@ -1598,9 +1888,9 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     );
     let last = *seen.lock().unwrap().last().unwrap();
     assert_eq!((last.documents_done, last.documents_total), (4, 4));
-    assert_eq!(summary.attachments, 2);
-    // Snapshots and attachments.
-    assert_eq!((last.blobs_done, last.blobs_total), (6, 6));
+    assert_eq!((summary.attachments, summary.versions), (2, 2));
+    // Snapshots, attachments and versions.
+    assert_eq!((last.blobs_done, last.blobs_total), (8, 8));
     assert_eq!(last.bytes_done, summary.bytes);
     let backup_files = files_under(&harness.temp.path().join("backup"));
     let manifest: serde_json::Value = serde_json::from_slice(
@@ -1613,13 +1903,42 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
     .unwrap();
     assert_eq!(manifest["format"], "relais-backup");
     assert_eq!(manifest["format_version"], 1);
-    // The manifest, 4 document files, 4 snapshot and 2 attachment blobs, and one file per
-    // directory and chat table.
+    // The manifest, 4 document files, 4 snapshot, 2 attachment and 2 version blobs, and one
+    // file per directory, chat and version table.
     assert_eq!(
         backup_files.len(),
-        1 + 4 + 4 + 2 + 11 + 6,
+        1 + 4 + 4 + 2 + 2 + 11 + 6 + 6,
         "{backup_files:?}"
     );
+    // Version blobs under the keys the rows name (the document name one segment), byte for
+    // byte.
+    let mut version_blobs: Vec<&str> = manifest["blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|blob| blob["key"].as_str().unwrap())
+        .filter(|key| key.starts_with("versions/"))
+        .collect();
+    version_blobs.sort_unstable();
+    let mut expected: Vec<String> = versions
+        .versions
+        .iter()
+        .map(|version| {
+            Path::from_iter(["versions", versions.documents[0].as_str(), version.as_str()])
+                .to_string()
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(version_blobs, expected);
+    for (version, state) in versions.versions.iter().zip(&versions.states) {
+        let blob = backup_files
+            .iter()
+            .find(|(path, _)| {
+                path.starts_with("blobs/versions/") && path.ends_with(version.as_str())
+            })
+            .unwrap_or_else(|| panic!("blob of version {version}"));
+        assert_eq!(blob.1, state.as_ref());
+    }
     for attachment in &chat.attachments {
         let blob = format!("blobs/attachments/{}/{attachment}", chat.conversations[0]);
         let stored = backup_files.iter().find(|(path, _)| *path == blob);
@@ -1657,7 +1976,13 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             "messages",
             "message_mentions",
             "message_reactions",
-            "attachments"
+            "attachments",
+            "document_freezes",
+            "document_versions",
+            "document_reviews",
+            "document_publications",
+            "document_clients",
+            "version_exports"
         ]
     );
     let directory_rows: Vec<(&str, u64)> = manifest["directory"]
@@ -1690,10 +2015,16 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             ("messages", 7),
             ("message_mentions", 1),
             ("message_reactions", 3),
-            ("attachments", 2)
+            ("attachments", 2),
+            ("document_freezes", 1),
+            ("document_versions", 2),
+            ("document_reviews", 1),
+            ("document_publications", 1),
+            ("document_clients", 1),
+            ("version_exports", 1)
         ]
     );
-    assert_eq!(summary.directory_rows, 20 + 24);
+    assert_eq!(summary.directory_rows, 20 + 24 + 7);
     // Each row is a JSON object with the columns as fields, values as stored.
     let users = &backup_files
         .iter()
@@ -1771,8 +2102,11 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             .unwrap();
         let restore_summary = restored.restore(&url, &|_| {}).await.unwrap();
         assert_eq!(restore_summary.documents, 4);
-        assert_eq!(restore_summary.directory_rows, 20 + 24);
-        assert_eq!(restore_summary.attachments, 2);
+        assert_eq!(restore_summary.directory_rows, 20 + 24 + 7);
+        assert_eq!(
+            (restore_summary.attachments, restore_summary.versions),
+            (2, 2)
+        );
         assert_eq!(restore_summary.bytes, summary.bytes);
         assert_eq!(restored.list_documents().await.unwrap(), documents);
         // The directory, value for value: the same answers from the API, and an audit chain
@@ -1789,6 +2123,14 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
             chat_facts(restored.directory(), restored.chat(), &chat).await,
             source_chat_facts,
             "chat restored from {:?} into {target_backend:?}",
+            harness.backend
+        );
+        // And the version history: the same versions, states, reviews, publication, clients
+        // and exports.
+        assert_eq!(
+            version_facts(restored.versions(), &versions).await,
+            source_version_facts,
+            "versions restored from {:?} into {target_backend:?}",
             harness.backend
         );
         // Every row and column, through the other backend too: backing the restored store up
@@ -1827,6 +2169,8 @@ async fn backup_then_restore_gives_identical_documents(harness: Arc<Harness>) {
         }
         // Search finds restored messages, and conversations go on where they stopped.
         check_restored_chat(restored.chat(), &chat).await;
+        // The sealed version is still sealed and immutable; the history goes on.
+        check_restored_versions(&target, &restored, &versions).await;
         // The restored journal goes on where it stopped, and so does the restored log.
         let next = restored
             .directory()
@@ -1878,6 +2222,7 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
         .unwrap();
     fill_directory(source.directory()).await;
     fill_chat(source.directory(), source.chat()).await;
+    let versions = fill_versions(source.versions()).await;
     let url = harness.backup_url("backup");
     source.backup(&url, &|_| {}).await.unwrap();
 
@@ -1906,6 +2251,25 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
         "{error:?}"
     );
     std::fs::remove_file(target.objects_dir().join("stray")).unwrap();
+    // ... or only a row of the version history.
+    restored
+        .versions()
+        .record_clients(&id("notes"), &[(1, "anne".into())], VERSION_AT_MS)
+        .await
+        .unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::TargetNotEmpty(what) if what.contains("1 in document_clients")),
+        "{error:?}"
+    );
+    execute_raw(
+        &target,
+        "DELETE FROM document_clients WHERE document_id = $1",
+        "notes",
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.contents().await.unwrap(), None);
 
     // ... or only directory and chat rows.
     let other_target = Harness::new(harness.backend).await;
@@ -1987,8 +2351,44 @@ async fn restore_refuses_non_empty_targets_and_damaged_backups(harness: Arc<Harn
     );
     std::fs::write(&manifest_file, &original).unwrap();
     assert_eq!(restored.contents().await.unwrap(), None);
-    // A missing blob, an attachment's or a snapshot's, is found before anything is written.
-    for prefix in ["blobs/attachments/", "blobs/documents/"] {
+    // A version row naming a blob other than its own (here the other version's, which the
+    // backup holds), in a file whose checksum was made to match, is refused before anything
+    // is written.
+    let versions_file = backup_dir.join("directory/document_versions/00000000.jsonl");
+    let original_versions = std::fs::read(&versions_file).unwrap();
+    let original_manifest = std::fs::read(&manifest_file).unwrap();
+    let keys: Vec<String> = original_versions
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_slice(line).unwrap();
+            row["object_key"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(keys.len(), versions.versions.len());
+    let swapped = String::from_utf8(original_versions.clone())
+        .unwrap()
+        .replacen(&keys[0], &keys[1], 1);
+    std::fs::write(&versions_file, &swapped).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&original_manifest).unwrap();
+    for entry in manifest["directory"].as_array_mut().unwrap() {
+        if entry["table"] == "document_versions" {
+            entry["files"][0]["sha256"] = sha256_hex(swapped.as_bytes()).into();
+            entry["files"][0]["len"] = swapped.len().into();
+        }
+    }
+    std::fs::write(&manifest_file, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let error = restored.restore(&url, &|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, BackupError::Invalid(why) if why.contains("document_versions") && why.contains("versions/{document_id}/{id}")),
+        "{error:?}"
+    );
+    assert_eq!(restored.contents().await.unwrap(), None);
+    std::fs::write(&versions_file, &original_versions).unwrap();
+    std::fs::write(&manifest_file, &original_manifest).unwrap();
+    // A missing blob, an attachment's, a version's or a snapshot's, is found before anything
+    // is written.
+    for prefix in ["blobs/attachments/", "blobs/versions/", "blobs/documents/"] {
         let (blob, original) = files_under(&backup_dir)
             .into_iter()
             .find(|(path, _)| path.starts_with(prefix))
@@ -2145,59 +2545,66 @@ async fn backup_without_a_directory_still_restores(harness: Arc<Harness>) {
     store.close().await;
 }
 
-/// A backup written before chat was backed up (directory files, but no chat table in `tables`
-/// and `directory`, no attachment blob) restores its documents and directory, with no chat.
-async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
-    const CHAT_TABLES: [&str; 6] = [
-        "conversations",
-        "conversation_members",
-        "messages",
-        "message_mentions",
-        "message_reactions",
-        "attachments",
-    ];
-    let store = harness.open().await;
-    let documents = fill(store.as_ref()).await;
-    let source = Admin::open(&harness.config(), Migrations::Require)
-        .await
-        .unwrap();
-    fill_directory(source.directory()).await;
-    let facts = directory_facts(source.directory()).await;
-    let chat = fill_chat(source.directory(), source.chat()).await;
-    let url = harness.backup_url("backup");
-    source.backup(&url, &|_| {}).await.unwrap();
+const CHAT_TABLES: [&str; 6] = [
+    "conversations",
+    "conversation_members",
+    "messages",
+    "message_mentions",
+    "message_reactions",
+    "attachments",
+];
 
-    // Make it the backup the previous relais wrote.
-    let backup_dir = harness.temp.path().join("backup");
+const VERSION_TABLES: [&str; 6] = [
+    "document_freezes",
+    "document_versions",
+    "document_reviews",
+    "document_publications",
+    "document_clients",
+    "version_exports",
+];
+
+/// Makes the backup in `backup_dir` one written by a relais that did not back up `tables`
+/// (directory tables) nor the blobs under `blob_prefix`: their files and blobs go, and so do
+/// their entries in the manifest and their bytes from its count.
+fn strip_tables(backup_dir: &FsPath, tables: &[&str], blob_prefix: &str) {
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(backup_dir.join("manifest.json")).unwrap()).unwrap();
     let mut removed_bytes = 0;
-    for table in CHAT_TABLES {
-        std::fs::remove_dir_all(backup_dir.join("directory").join(table)).unwrap();
+    for table in tables {
+        let files = backup_dir.join("directory").join(table);
+        if files.exists() {
+            std::fs::remove_dir_all(files).unwrap();
+        }
     }
-    std::fs::remove_dir_all(backup_dir.join("blobs/attachments")).unwrap();
+    let blobs = backup_dir.join("blobs").join(blob_prefix);
+    if blobs.exists() {
+        std::fs::remove_dir_all(blobs).unwrap();
+    }
     manifest["tables"]
         .as_array_mut()
         .unwrap()
-        .retain(|table| !CHAT_TABLES.contains(&table.as_str().unwrap()));
+        .retain(|table| !tables.contains(&table.as_str().unwrap()));
     manifest["directory"]
         .as_array_mut()
         .unwrap()
         .retain(|entry| {
-            let chat = CHAT_TABLES.contains(&entry["table"].as_str().unwrap());
-            if chat {
+            let stripped = tables.contains(&entry["table"].as_str().unwrap());
+            if stripped {
                 for file in entry["files"].as_array().unwrap() {
                     removed_bytes += file["len"].as_u64().unwrap();
                 }
             }
-            !chat
+            !stripped
         });
     manifest["blobs"].as_array_mut().unwrap().retain(|blob| {
-        let attachment = blob["key"].as_str().unwrap().starts_with("attachments/");
-        if attachment {
+        let stripped = blob["key"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{blob_prefix}/"));
+        if stripped {
             removed_bytes += blob["len"].as_u64().unwrap();
         }
-        !attachment
+        !stripped
     });
     manifest["counts"]["bytes"] =
         (manifest["counts"]["bytes"].as_u64().unwrap() - removed_bytes).into();
@@ -2206,12 +2613,49 @@ async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
         serde_json::to_vec_pretty(&manifest).unwrap(),
     )
     .unwrap();
+}
 
+/// Backs `source` up, makes the backup one an older relais wrote by stripping each
+/// (tables, blob prefix) of `left_out` ([`strip_tables`]), and restores it into a fresh store
+/// of the other backend.
+async fn restore_older_backup(
+    harness: &Harness,
+    source: &Admin,
+    left_out: &[(&[&str], &str)],
+) -> (Harness, Admin, BackupSummary) {
+    let url = harness.backup_url("backup");
+    source.backup(&url, &|_| {}).await.unwrap();
+    let backup_dir = harness.temp.path().join("backup");
+    for (tables, blob_prefix) in left_out {
+        strip_tables(&backup_dir, tables, blob_prefix);
+    }
     let target = Harness::new(other(harness.backend)).await;
     let restored = Admin::open(&target.config(), Migrations::Create)
         .await
         .unwrap();
     let summary = restored.restore(&url, &|_| {}).await.unwrap();
+    (target, restored, summary)
+}
+
+/// A backup written before chat was backed up (directory files, but no chat or version table
+/// in `tables` and `directory`, no attachment or version blob) restores its documents and
+/// directory, with no chat.
+async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    fill_directory(source.directory()).await;
+    let facts = directory_facts(source.directory()).await;
+    let chat = fill_chat(source.directory(), source.chat()).await;
+    // As the relais before chat wrote it (it had no version tables either).
+    let (target, restored, summary) = restore_older_backup(
+        &harness,
+        &source,
+        &[(&VERSION_TABLES, "versions"), (&CHAT_TABLES, "attachments")],
+    )
+    .await;
     assert_eq!(
         (
             summary.documents,
@@ -2239,14 +2683,7 @@ async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
             None
         );
     }
-    assert!(
-        target
-            .blob_files()
-            .iter()
-            .all(|path| !path.display().to_string().contains("attachments")),
-        "{:?}",
-        target.blob_files()
-    );
+    target.assert_no_blob_under("attachments");
     // Chat starts afresh.
     let general = restored
         .chat()
@@ -2270,39 +2707,105 @@ async fn backup_without_chat_still_restores(harness: Arc<Harness>) {
     store.close().await;
 }
 
-/// A message deleted while a backup runs takes its attachment's blob with it: the backup,
-/// whose rows still show the attachment, leaves it out instead of failing, and restores.
-async fn attachments_deleted_during_a_backup_are_left_out(harness: Arc<Harness>) {
+/// A backup written before versions were backed up (chat, but no version table in `tables`
+/// and `directory`, no version blob) restores its documents, directory and chat, with an
+/// empty version history that starts again at number 1.
+async fn backup_without_versions_still_restores(harness: Arc<Harness>) {
     let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
     let source = Admin::open(&harness.config(), Migrations::Require)
         .await
         .unwrap();
+    let versions = fill_versions(source.versions()).await;
     fill_directory(source.directory()).await;
+    let facts = directory_facts(source.directory()).await;
     let chat = fill_chat(source.directory(), source.chat()).await;
-    let general = chat.conversations[0].clone();
+    let source_chat_facts = chat_facts(source.directory(), source.chat(), &chat).await;
+    // As the relais before versions wrote it.
+    let (target, restored, summary) =
+        restore_older_backup(&harness, &source, &[(&VERSION_TABLES, "versions")]).await;
+    assert_eq!(
+        (
+            summary.documents,
+            summary.directory_rows,
+            summary.attachments,
+            summary.versions
+        ),
+        (4, 20 + 24, 2, 0)
+    );
+    assert_eq!(restored.list_documents().await.unwrap(), documents);
+    assert_eq!(directory_facts(restored.directory()).await, facts);
+    assert_eq!(
+        chat_facts(restored.directory(), restored.chat(), &chat).await,
+        source_chat_facts
+    );
+    for document in &versions.documents {
+        let history = restored.versions();
+        assert!(
+            history
+                .list_versions(document, None, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(history.reviews(document).await.unwrap().is_empty());
+        assert_eq!(history.publication(document).await.unwrap(), None);
+        assert!(!history.is_frozen(document).await.unwrap());
+    }
+    for version in &versions.versions {
+        assert_eq!(
+            restored.versions().version_by_id(version).await.unwrap(),
+            None
+        );
+    }
+    target.assert_no_blob_under("versions");
+    // The history starts afresh.
+    let first = restored
+        .versions()
+        .create_version(version_to_record(
+            &versions.documents[0],
+            VersionKind::Named,
+            2,
+            bytes("first again"),
+            VERSION_AT_MS,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.number, 1);
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
 
-    // Another process deletes the message with the minutes (seq 2) once the backup's read
-    // transaction has begun: at its first progress report. It runs on its own thread and
-    // runtime, since the report blocks the backup's thread until the deletion is done.
+/// Backs `source` up to `url` while another process (its own [`Admin`] on the same store)
+/// runs `meanwhile` once the backup's read transaction has begun: at its first progress
+/// report. It runs on its own thread and runtime, since the report blocks the backup's thread
+/// until `meanwhile` is done.
+async fn back_up_while<F, Fut>(
+    harness: &Harness,
+    source: &Admin,
+    url: &str,
+    meanwhile: F,
+) -> BackupSummary
+where
+    F: FnOnce(Arc<Admin>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
     let (start, started) = std::sync::mpsc::channel::<()>();
     let (finished, done) = std::sync::mpsc::channel::<()>();
-    let deleter = {
+    let other_process = {
         let config = harness.config();
-        let general = general.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let other = Admin::open(&config, Migrations::Require).await.unwrap();
+                let other = Arc::new(Admin::open(&config, Migrations::Require).await.unwrap());
                 started.recv().unwrap();
-                other
-                    .chat()
-                    .delete_message(&general, 2)
-                    .await
-                    .unwrap()
-                    .unwrap();
+                meanwhile(Arc::clone(&other)).await;
                 other.close().await;
             });
             finished.send(()).unwrap();
@@ -2316,9 +2819,36 @@ async fn attachments_deleted_during_a_backup_are_left_out(harness: Arc<Harness>)
             done.lock().unwrap().recv().unwrap();
         });
     };
+    let summary = source.backup(url, &progress).await.unwrap();
+    other_process.join().unwrap();
+    summary
+}
+
+/// A message deleted while a backup runs takes its attachment's blob with it: the backup,
+/// whose rows still show the attachment, leaves it out instead of failing, and restores.
+async fn attachments_deleted_during_a_backup_are_left_out(harness: Arc<Harness>) {
+    let store = harness.open().await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    fill_directory(source.directory()).await;
+    let chat = fill_chat(source.directory(), source.chat()).await;
+    let general = chat.conversations[0].clone();
+
+    // Another process deletes the message with the minutes (seq 2).
     let url = harness.backup_url("backup");
-    let summary = source.backup(&url, &progress).await.unwrap();
-    deleter.join().unwrap();
+    let summary = back_up_while(&harness, &source, &url, {
+        let general = general.clone();
+        |other: Arc<Admin>| async move {
+            other
+                .chat()
+                .delete_message(&general, 2)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    })
+    .await;
     assert_eq!(summary.attachments, 1, "only the attachment never posted");
     assert_eq!(
         source
@@ -2359,6 +2889,104 @@ async fn attachments_deleted_during_a_backup_are_left_out(harness: Arc<Harness>)
         restored.chat().attachment_bytes(&unposted).await.unwrap(),
         chat.blobs[1]
     );
+    restored.close().await;
+    target.cleanup().await;
+    source.close().await;
+    store.close().await;
+}
+
+/// Retention deleting an automatic version while a backup runs takes its blob with it: the
+/// backup, whose rows still show the version, leaves it out instead of failing, and restores
+/// the rest of the history.
+async fn versions_deleted_during_a_backup_are_left_out(harness: Arc<Harness>) {
+    const DAY_MS: i64 = 24 * 3_600_000;
+    let store = harness.open().await;
+    let documents = fill(store.as_ref()).await;
+    let source = Admin::open(&harness.config(), Migrations::Require)
+        .await
+        .unwrap();
+    let versions = fill_versions(source.versions()).await;
+    // Two automatic versions on one day 40 days ago, and a newer one: retention keeps the
+    // newest of that day, and always the document's newest version.
+    let document = id("snapshot-and-tail");
+    let now_ms = VERSION_AT_MS + 100 * DAY_MS;
+    let day_start = (now_ms - 40 * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
+    let mut automatic = Vec::new();
+    for (upto_seq, at_ms) in [
+        (1, day_start + 3_600_000),
+        (2, day_start + 5 * 3_600_000),
+        (3, now_ms),
+    ] {
+        let version = source
+            .versions()
+            .create_version(version_to_record(
+                &document,
+                VersionKind::Auto,
+                upto_seq,
+                bytes(&format!("automatic {upto_seq}")),
+                at_ms,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        automatic.push(version);
+    }
+
+    // Another process applies retention.
+    let url = harness.backup_url("backup");
+    let summary = back_up_while(
+        &harness,
+        &source,
+        &url,
+        move |other: Arc<Admin>| async move {
+            let deleted = other
+                .versions()
+                .apply_retention(RetentionPolicy::default(), now_ms)
+                .await
+                .unwrap();
+            assert_eq!(deleted, 1);
+        },
+    )
+    .await;
+    assert_eq!(
+        summary.versions,
+        2 + 2,
+        "all but the version retention deleted"
+    );
+    assert_eq!(
+        source
+            .versions()
+            .version_by_id(&automatic[0].id)
+            .await
+            .unwrap(),
+        None
+    );
+    let source_version_facts = version_facts(source.versions(), &versions).await;
+
+    let target = Harness::new(harness.backend).await;
+    let restored = Admin::open(&target.config(), Migrations::Create)
+        .await
+        .unwrap();
+    let restored_summary = restored.restore(&url, &|_| {}).await.unwrap();
+    assert_eq!(restored_summary.versions, 4);
+    assert_eq!(restored.list_documents().await.unwrap(), documents);
+    let listed = restored
+        .versions()
+        .list_versions(&document, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed, [automatic[2].clone(), automatic[1].clone()]);
+    for version in &listed {
+        assert_eq!(
+            restored.versions().version_state(version).await.unwrap(),
+            bytes(&format!("automatic {}", version.upto_seq))
+        );
+    }
+    assert_eq!(
+        version_facts(restored.versions(), &versions).await,
+        source_version_facts
+    );
+    check_restored_versions(&target, &restored, &versions).await;
     restored.close().await;
     target.cleanup().await;
     source.close().await;
@@ -2633,10 +3261,15 @@ async fn postgres_tables_land_in_the_url_schema() {
                 "audit_log",
                 "conversation_members",
                 "conversations",
+                "document_clients",
+                "document_freezes",
                 "document_info",
                 "document_members",
+                "document_publications",
+                "document_reviews",
                 "document_snapshots",
                 "document_updates",
+                "document_versions",
                 "documents",
                 "invitations",
                 "message_mentions",
@@ -2645,6 +3278,7 @@ async fn postgres_tables_land_in_the_url_schema() {
                 "organisations",
                 "sessions",
                 "users",
+                "version_exports",
                 "workspace_members",
                 "workspaces",
             ]
