@@ -230,7 +230,7 @@ impl VersionService {
         let Some(latest) = reviews.first() else { return Ok((ReviewState::Draft, reviews)) };
         let Some(decision) = &latest.decision else { return Ok((ReviewState::Submitted, reviews)) };
         let version = self.versions.version_by_id(&latest.version).await?.ok_or(VersionError::NotFound("version"))?;
-        let last_seq = self.store.load(document).await?.last_seq;
+        let last_seq = self.versions.last_seq(document).await?;
         let state = if last_seq > version.upto_seq {
             ReviewState::Draft
         } else if decision.approved {

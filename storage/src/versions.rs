@@ -188,6 +188,10 @@ pub trait Versions: Send + Sync + 'static {
     /// Ends a freeze that did not lead to a review (the submission failed half-way).
     async fn unfreeze(&self, document: &DocumentId) -> Result<(), StoreError>;
 
+    /// The document's last seq (0 when it has none), without reading its log: whether it
+    /// changed since a version.
+    async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError>;
+
     /// Whether the document is frozen.
     async fn is_frozen(&self, document: &DocumentId) -> Result<bool, StoreError>;
 

@@ -322,6 +322,14 @@ macro_rules! impl_versions {
                 Ok(())
             }
 
+            async fn last_seq(&self, document: &$crate::id::DocumentId) -> Result<$crate::id::Seq, $crate::error::StoreError> {
+                let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM documents WHERE id = $1")
+                    .bind(document.as_str())
+                    .fetch_optional(self.directory_reader())
+                    .await?;
+                Ok($crate::id::Seq($crate::versions_sql::unsigned_seq(last.unwrap_or(0))?))
+            }
+
             async fn is_frozen(&self, document: &$crate::id::DocumentId) -> Result<bool, $crate::error::StoreError> {
                 let row: Option<i64> = sqlx::query_scalar("SELECT frozen_at_ms FROM document_freezes WHERE document_id = $1")
                     .bind(document.as_str())
