@@ -27,6 +27,14 @@ pub use markdown::markdown;
 pub use odt::odt;
 pub use relais_crdt::model::Content;
 
+/// `text` escaped for HTML or XML element content and quoted attributes, for pages built
+/// around [`html_body`].
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    xml::push_text(&mut out, text);
+    out
+}
+
 /// What is printed about a document beside its content: at the top of every export and in the
 /// file's own properties (DOCX core properties, ODT `meta.xml`, Markdown front matter, HTML
 /// header).
