@@ -16,6 +16,13 @@
 //   run; Bruno answers on two lines (Shift+Enter) and Anne sees it and reacts with 👍; Claire
 //   has an unread badge, sees both messages, and her composer is disabled;
 // - once Anne removes Claire, she is told "Accès retiré ou refusé" and loses the discussion;
+// - Anne loses the network ("Hors ligne — les modifications seront envoyées") and types: Bruno
+//   does not get it until the network is back, then within seconds, and Anne sees "Enregistré";
+//   offline again, she types and closes the tab: the edit waits in IndexedDB and reaches Bruno
+//   when she opens the document again;
+// - on her home view Anne searches her documents by title, renames one, shares it (changes then
+//   removes Bruno's role of his own, invites a partner and copies the link) and deletes it after
+//   a confirmation; Bruno, an editor, may rename but neither share nor delete;
 // - Anne creates a channel in the "Messages" view and mentions Bruno, who follows the mention
 //   badges from the home screen to the message;
 // - Bruno signs out in another tab, and his document's tab goes back to the sign-in form.
@@ -27,7 +34,8 @@
 //   JSON: {"anne":{"email","password"},"bruno":{"email","password","id"}[,"valerie":{"email","password","id"}]}
 // Prints one JSON line with the outcome; exits non-zero on failure.
 
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
@@ -50,6 +58,30 @@ const shoot = async (page, name) => {
   await mkdir(args.screenshots, { recursive: true })
   await page.screenshot({ path: join(args.screenshots, `${name}.png`), fullPage: true })
 }
+// Accessibility: axe-core audits the main screens; a serious or critical violation fails the run.
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+const audits = []
+const audit = async (page, name) => {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource)
+  const started = Date.now()
+  const violations = await page.evaluate(async () => {
+    const results = await window.axe.run(document, { resultTypes: ['violations'] })
+    return results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 200), summary: n.failureSummary }))
+    }))
+  })
+  const blocking = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  audits.push({ name, ms: Date.now() - started, violations: violations.map((v) => `${v.id} (${v.impact})`) })
+  if (blocking.length > 0) {
+    // Printed in full, and the run fails at its end (so that one run shows every screen's).
+    console.error(`[axe] ${name}: ${JSON.stringify(blocking, null, 2)}`)
+    axeFailures.push(`${blocking.map((v) => `${v.id} (${v.impact}, ${v.nodes.length})`).join(', ')} on ${name}`)
+  }
+}
+const axeFailures = []
 // Uncaught exceptions in any page fail the run.
 const pageErrors = []
 const pages = []
@@ -59,6 +91,10 @@ const pages = []
 const newPage = async () => {
   const context = await browser.newContext({ locale: 'fr-FR' })
   context.setDefaultTimeout(timeout)
+  return pageIn(context)
+}
+// Another tab of the same person (same cookies and IndexedDB).
+const pageIn = async (context) => {
   const page = await context.newPage()
   pages.push(page)
   page.on('pageerror', (error) => {
@@ -84,7 +120,8 @@ const editorHas = (page, text) => page.waitForFunction(readEditor, [EDITOR, text
 const peopleInclude = (page, name) =>
   page.waitForFunction((n) => [...document.querySelectorAll('#people li')].some((li) => li.textContent.includes(n)), name, { timeout })
 
-const connected = (page) => page.waitForSelector('#status[data-state="connected"]', { timeout })
+// Connected, and the server has everything this tab wrote ("Enregistré", "À jour" for readers).
+const connected = (page) => page.waitForSelector('#status[data-state="saved"]', { timeout })
 
 // The document's discussion panel: opened with its button, followed live once subscribed.
 const chatPanel = (page) => page.locator('#chat-panel')
@@ -129,10 +166,11 @@ const apiAs = async (page) => {
 
 async function coEditing() {
   // ---- Anne: sign in, workspace, invitation, member, document --------------------------
-  const anne = await newPage()
+  let anne = await newPage()
   await anne.goto(`${args.url}/`)
   if (await anne.getAttribute('html', 'lang') !== 'fr') throw new Error('html lang is not fr')
   await anne.getByRole('link', { name: 'Se connecter avec ProConnect / OpenID Connect' }).waitFor()
+  await audit(anne, 'sign-in')
   step('anne signs in')
   await signIn(anne, people.anne)
   await anne.getByLabel('Nouvel espace de travail').fill('Conseil municipal')
@@ -157,6 +195,7 @@ async function coEditing() {
   await anne.getByRole('button', { name: 'Créer le document' }).click()
   await anne.waitForURL(/\?doc=/)
   await connected(anne)
+  await audit(anne, 'editor')
   const title = await anne.locator('#doc-title').textContent()
   if (title !== 'Ordre du jour') throw new Error(`title is ${title}`)
 
@@ -164,6 +203,8 @@ async function coEditing() {
   step('bruno signs in and opens the document')
   const bruno = await newPage()
   await signIn(bruno, people.bruno)
+  await bruno.getByRole('link', { name: 'Ordre du jour' }).waitFor()
+  await audit(bruno, 'document list')
   await bruno.getByRole('link', { name: 'Ordre du jour' }).click()
   await connected(bruno)
   if (await bruno.locator('#read-only').isVisible()) throw new Error('the editor sees the read-only banner')
@@ -283,6 +324,10 @@ async function coEditing() {
     .getByRole('button', { name: 'Réagir avec 👍' }).click()
   await chatPanel(bruno).getByRole('button', { name: /^Réaction 👍 : 1 personne\./ }).waitFor()
   await shoot(bruno, 'discussion')
+  await audit(bruno, 'editor with the discussion')
+  await bruno.emulateMedia({ colorScheme: 'dark' })
+  await audit(bruno, 'editor with the discussion, dark')
+  await bruno.emulateMedia({ colorScheme: 'light' })
 
   step('claire reads the discussion but cannot write')
   await claire.getByRole('button', { name: /^Discussion.*\(2 non lus\)/ }).waitFor()
@@ -307,12 +352,154 @@ async function coEditing() {
   if (!notice.includes('Accès retiré ou refusé')) throw new Error(`notice after removal: ${notice}`)
   await chatPanel(claire).getByText('Vous n’avez plus accès à cette discussion.').waitFor()
 
+  // ---- Offline edits ----------------------------------------------------------------------------
+  step('anne loses the network and types; bruno does not get it')
+  await anne.evaluate(() => {
+    // Every state the line beside the title goes through, to report.
+    window.__states = []
+    new MutationObserver(() => window.__states.push(document.querySelector('#status').dataset.state))
+      .observe(document.querySelector('#status'), { attributes: true, attributeFilter: ['data-state'] })
+  })
+  const anneContext = anne.context()
+  await anneContext.setOffline(true)
+  await anne.locator('#status[data-state="offline"]').waitFor()
+  const offlineLabel = await anne.locator('#status').textContent()
+  if (offlineLabel !== 'Hors ligne — les modifications seront envoyées') throw new Error(`offline, the status reads ${offlineLabel}`)
+  await anne.locator(EDITOR).click()
+  await anne.locator(EDITOR).press('Control+End')
+  await anne.keyboard.type(' Hors ligne.')
+  const offlineText = `${final} Hors ligne.`
+  await editorHas(anne, offlineText)
+  if (await anne.locator('#status').getAttribute('data-state') !== 'offline') throw new Error('typing offline left the offline state')
+  // Nothing can prove an absence at once: give the edit a second to arrive if it could.
+  await bruno.waitForTimeout(1000)
+  if (await editorText(bruno) !== final) throw new Error(`bruno got an offline edit: ${await editorText(bruno)}`)
+
+  step('the network comes back: bruno gets the edit, anne sees "Enregistré"')
+  const backAt = Date.now()
+  await anneContext.setOffline(false)
+  await editorHas(bruno, offlineText)
+  const deliveredAfterMs = Date.now() - backAt
+  if (deliveredAfterMs > 5_000) throw new Error(`the offline edit arrived after ${deliveredAfterMs} ms`)
+  await anne.locator('#status[data-state="saved"]', { hasText: 'Enregistré' }).waitFor()
+  const offlineStates = await anne.evaluate(() => window.__states)
+
+  step('anne types offline and closes the tab: the edit waits in the browser')
+  await anneContext.setOffline(true)
+  await anne.locator('#status[data-state="offline"]').waitFor()
+  // y-indexeddb stores every change as one record, asynchronously: wait for those of the typing.
+  const storedRecords = () => anne.evaluate(async (name) => {
+    const db = await new Promise((resolve, reject) => {
+      const request = indexedDB.open(name)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    try {
+      return await new Promise((resolve, reject) => {
+        const request = db.transaction('updates').objectStore('updates').count()
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+    } finally {
+      db.close()
+    }
+  }, `relais-doc:${anneApi.session.user.id}:${new URL(anne.url()).searchParams.get('doc')}`)
+  const recordsBefore = await storedRecords()
+  await anne.locator(EDITOR).press('Control+End')
+  const kept = ' Gardé.'
+  await anne.keyboard.type(kept)
+  const deadline = Date.now() + timeout
+  while (await storedRecords() < recordsBefore + kept.length) {
+    if (Date.now() > deadline) throw new Error('the offline edit never reached IndexedDB')
+    await anne.waitForTimeout(50)
+  }
+  const documentUrl = anne.url()
+  await anne.close()
+  await anneContext.setOffline(false)
+  if (await editorText(bruno) !== offlineText) throw new Error(`bruno got an edit from a closed tab: ${await editorText(bruno)}`)
+  step('anne opens the document again: bruno gets the kept edit')
+  anne = await pageIn(anneContext)
+  await anne.goto(documentUrl)
+  await editorHas(bruno, offlineText + kept)
+  await connected(anne)
+  await editorHas(anne, offlineText + kept)
+
   // Signing out in another tab revokes the session: the document's tab is closed with 4401
   // and shows the sign-in form.
   // ---- The Messages view -------------------------------------------------------------------
   step('anne creates a channel from the messages view and mentions bruno')
   const anneText = await editorText(anne)
+
+  // ---- The documents on the home view ------------------------------------------------------------
+  step('anne searches her documents')
+  const draft = await anneApi.send('POST', `/api/workspaces/${workspace.id}/documents`, { title: 'Brouillon à jeter' })
+  // A role of Bruno's own on that document, for the sharing dialog to show.
+  await anneApi.send('PUT', `/api/documents/${draft.id}/members/${people.bruno.id}`, { role: 'commenter' })
   await anne.goto(`${args.url}/`)
+  const search = anne.getByRole('search').getByRole('searchbox', { name: 'Rechercher un document' })
+  await search.fill('ORDRE')
+  await anne.getByRole('status').filter({ hasText: '1 document trouvé.' }).waitFor()
+  await anne.getByRole('link', { name: 'Brouillon à jeter' }).waitFor({ state: 'hidden' })
+  await search.fill('brouillon a') // accents and case do not matter
+  await anne.getByRole('link', { name: 'Ordre du jour', exact: true }).waitFor({ state: 'hidden' })
+  await anne.getByRole('link', { name: 'Brouillon à jeter' }).waitFor()
+  await search.fill('')
+  await anne.getByRole('link', { name: 'Ordre du jour', exact: true }).waitFor()
+
+  step('anne renames a document')
+  await anne.getByRole('button', { name: 'Renommer « Brouillon à jeter »' }).click()
+  const renameDialog = anne.getByRole('dialog', { name: 'Renommer « Brouillon à jeter »' })
+  await renameDialog.getByLabel('Nouveau titre').fill('Note interne')
+  await renameDialog.getByLabel('Nouveau titre').press('Enter')
+  await anne.getByRole('link', { name: 'Note interne' }).waitFor()
+  if ((await anneApi.send('GET', `/api/documents/${draft.id}`)).title !== 'Note interne') throw new Error('the rename did not reach the server')
+
+  step('anne shares it: changes bruno\'s role, removes him, invites a partner')
+  await anne.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: args.url })
+  const shareButton = anne.getByRole('button', { name: 'Partager « Note interne »' })
+  await shareButton.click()
+  const share = anne.getByRole('dialog', { name: 'Partager « Note interne »' })
+  const brunoRole = share.getByRole('combobox', { name: 'Rôle de Bruno Petit' })
+  await brunoRole.waitFor()
+  if (await brunoRole.inputValue() !== 'commenter') throw new Error(`bruno's role shows as ${await brunoRole.inputValue()}`)
+  await brunoRole.selectOption('reader')
+  await share.getByRole('status').filter({ hasText: 'Bruno Petit : rôle « lecture ».' }).waitFor()
+  const draftMembers = await anneApi.send('GET', `/api/documents/${draft.id}/members`)
+  if (draftMembers.length !== 1 || draftMembers[0].role !== 'reader') throw new Error(`members: ${JSON.stringify(draftMembers)}`)
+  await share.getByLabel('Adresse e-mail du partenaire').fill('denis.moreau@cabinet.example')
+  await share.getByLabel('Rôle', { exact: true }).selectOption('commenter')
+  await share.getByRole('button', { name: 'Créer l’invitation' }).click()
+  const shareLink = await share.locator('.invitation-result input').inputValue()
+  if (!new URL(shareLink).searchParams.get('invitation')) throw new Error(`invitation link ${shareLink}`)
+  await share.getByRole('button', { name: 'Copier le lien' }).click()
+  await share.getByText('Lien copié.').waitFor()
+  if (await anne.evaluate(() => navigator.clipboard.readText()) !== shareLink) throw new Error('the link was not copied')
+  await shoot(anne, 'sharing-dialog')
+  await audit(anne, 'sharing dialog')
+  await anne.emulateMedia({ colorScheme: 'dark' })
+  await audit(anne, 'sharing dialog, dark')
+  await anne.emulateMedia({ colorScheme: 'light' })
+  await share.getByRole('button', { name: 'Retirer l’accès de Bruno Petit' }).click()
+  await share.getByText('Personne n’a d’accès propre à ce document.').waitFor()
+  if ((await anneApi.send('GET', `/api/documents/${draft.id}/members`)).length !== 0) throw new Error('bruno was not removed')
+  await anne.keyboard.press('Escape')
+  await share.waitFor({ state: 'detached' })
+  if (!(await shareButton.evaluate((button) => button === document.activeElement))) throw new Error('focus did not come back to "Partager"')
+  await shoot(anne, 'document-list')
+  await audit(anne, 'document list with actions')
+
+  step('anne deletes it, after a confirmation')
+  const deleteButton = anne.getByRole('button', { name: 'Supprimer « Note interne »' })
+  await deleteButton.click()
+  const confirmDelete = anne.getByRole('dialog', { name: 'Supprimer « Note interne » ?' })
+  await confirmDelete.getByRole('button', { name: 'Annuler' }).click()
+  await confirmDelete.waitFor({ state: 'detached' })
+  await anne.getByRole('link', { name: 'Note interne' }).waitFor()
+  await deleteButton.click()
+  await confirmDelete.getByRole('button', { name: 'Supprimer définitivement' }).click()
+  await anne.getByRole('link', { name: 'Note interne' }).waitFor({ state: 'detached' })
+  const gone = await anne.request.get(`${args.url}/api/documents/${draft.id}`)
+  if (gone.status() !== 404) throw new Error(`the deleted document answers ${gone.status()}`)
   await anne.getByRole('link', { name: /^Messages/ }).click()
   await anne.getByRole('heading', { name: 'Messages', level: 2 }).waitFor()
   await anne.getByRole('link', { name: /^Discussion : Ordre du jour/ }).waitFor()
@@ -328,6 +515,9 @@ async function coEditing() {
   step('bruno follows the mention from the home screen')
   const brunoHome = await bruno.context().newPage()
   await brunoHome.goto(`${args.url}/`)
+  // An editor renames, but neither shares nor deletes.
+  await brunoHome.getByRole('button', { name: 'Renommer « Ordre du jour »' }).waitFor()
+  if (await brunoHome.getByRole('button', { name: /^(Supprimer|Partager) / }).count() !== 0) throw new Error('an editor may delete or share')
   await brunoHome.getByRole('link', { name: /^Messages.*dont 1 mention/ }).click()
   await brunoHome.getByRole('link', { name: /^# Bureau.*\(1 non lu, dont 1 mention\)/ }).click()
   await brunoHome.locator('#conversation-pane li.chat-message[data-seq]', { hasText: 'Réunion jeudi' }).waitFor()
@@ -338,7 +528,7 @@ async function coEditing() {
   await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
   await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
 
-  return { text: anneText }
+  return { text: anneText, offline_states: offlineStates, offline_edit_delivered_after_ms: deliveredAfterMs }
 }
 
 // ---- Version history and validation ------------------------------------------------------------
@@ -432,6 +622,7 @@ async function historyAndValidation() {
   if (await detail.locator('del').count() !== 0) throw new Error('a deletion was shown')
   await detail.scrollIntoViewIfNeeded()
   await shoot(bruno, 'history-comparison')
+  await audit(bruno, 'history comparison')
 
   step('bruno sees who changed what, and opens the named version')
   await named.getByRole('button', { name: `Qui a changé quoi dans la version ${namedNumber}` }).click()
@@ -454,6 +645,7 @@ async function historyAndValidation() {
   await bruno.getByRole('button', { name: 'Soumettre pour validation' }).click()
   const submitDialog = bruno.getByRole('dialog', { name: 'Soumettre pour validation' })
   await submitDialog.getByLabel('Note pour le validateur (facultative)').fill('Merci de relire avant jeudi.')
+  await audit(bruno, 'submission dialog')
   await submitDialog.getByRole('button', { name: 'Soumettre', exact: true }).click()
   await bruno.locator('#review-badge[data-state="submitted"]', { hasText: 'Soumis pour validation' }).waitFor()
   await bruno.getByText('Document soumis pour validation — modifications suspendues').waitFor()
@@ -514,7 +706,8 @@ async function historyAndValidation() {
 try {
   const result = args.scenario === 'history' ? await historyAndValidation() : await coEditing()
   if (pageErrors.length > 0) throw new Error(`uncaught errors in the pages: ${pageErrors.join('; ')}`)
-  console.log(JSON.stringify({ ok: true, ...result }))
+  if (axeFailures.length > 0) throw new Error(`axe found ${axeFailures.join('; ')}`)
+  console.log(JSON.stringify({ ok: true, ...result, audits }))
 } catch (error) {
   // What each person saw when it failed.
   for (const [index, page] of pages.entries()) await shoot(page, `failure-${index + 1}`).catch(() => {})

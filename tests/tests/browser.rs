@@ -2,7 +2,8 @@
 //! workspaces and documents, co-editing rich text (TipTap) with named carets and one's own undo,
 //! presence, an external partner invited as reader,
 //! the discussion beside the document (live, rendered inert, read-only for the reader),
-//! reactions, a channel with a mention, revocation and sign-out; and the version history with
+//! reactions, a channel with a mention, revocation and sign-out, edits made offline (kept back
+//! until the network returns, and kept in the browser across a closed tab); and the version history with
 //! the validation workflow: meeting minutes from the template, a named version compared with the
 //! current text, a submission that turns the editor read-only, a validator's approval seen live
 //! by the editor. The scenarios are in `node/browser.mjs`; screenshots of the main screens go to
@@ -72,6 +73,8 @@ async fn run_scenario(server: &TestServer, people: &serde_json::Value, scenario:
         screenshots.display(),
         server.log()
     );
+    // The outcome (timings, states seen) for whoever reads the test's output.
+    eprintln!("{scenario}: {}", stdout.trim());
     Ok(stdout)
 }
 
@@ -92,7 +95,7 @@ async fn people_sign_in_co_edit_and_a_reader_cannot_type() -> anyhow::Result<()>
     });
 
     let stdout = run_scenario(&server, &people, "collaboration").await?;
-    assert!(stdout.contains("Ordre du jour : budget. Vote. Fin."), "{stdout}");
+    assert!(stdout.contains("Ordre du jour : budget. Vote. Fin. Hors ligne. Gardé."), "{stdout}");
     server.stop().await?;
     Ok(())
 }

@@ -369,6 +369,14 @@ export const api = {
   document: (id: string) => call<DocumentInfo>('GET', path`/api/documents/${id}`),
   invite: (workspace: string, email: string, role: Role, expires_at_ms: number) =>
     call<CreatedInvitation>('POST', path`/api/workspaces/${workspace}/invitations`, { email, role, expires_at_ms }),
+  renameDocument: (id: string, title: string) => call<DocumentInfo>('PATCH', path`/api/documents/${id}`, { title }),
+  deleteDocument: (id: string) => call<void>('DELETE', path`/api/documents/${id}`),
+  documentMembers: (id: string) => call<Member[]>('GET', path`/api/documents/${id}/members`),
+  setDocumentMember: (id: string, user: string, role: Role, expires_at_ms: number | null) =>
+    call<void>('PUT', path`/api/documents/${id}/members/${user}`, { role, expires_at_ms }),
+  removeDocumentMember: (id: string, user: string) => call<void>('DELETE', path`/api/documents/${id}/members/${user}`),
+  inviteToDocument: (id: string, email: string, role: Role, expires_at_ms: number) =>
+    call<CreatedInvitation>('POST', path`/api/documents/${id}/invitations`, { email, role, expires_at_ms }),
   invitation: (secret: string) => call<Invitation>('GET', path`/api/invitations/${secret}`),
   conversations: () => call<Conversation[]>('GET', '/api/conversations'),
   documentConversation: (document: string) => call<Conversation>('GET', path`/api/documents/${document}/conversation`),

@@ -6,7 +6,8 @@ import { el } from './ui'
 export interface AskOptions {
   title: string
   text?: string
-  field?: { label: string, required: boolean, maxLength?: number }
+  /** A text to type: several lines unless `singleLine` (then Enter confirms); `value` prefills it. */
+  field?: { label: string, required: boolean, maxLength?: number, singleLine?: boolean, value?: string }
   confirm: string
   cancel: string
   /** Marks the confirm button as destructive. */
@@ -30,16 +31,19 @@ export function ask(options: AskOptions): Promise<string | null> {
     form.append(el('p', { id: `${id}-text` }, options.text))
     dialog.setAttribute('aria-describedby', `${id}-text`)
   }
-  let field: HTMLTextAreaElement | null = null
+  let field: HTMLTextAreaElement | HTMLInputElement | null = null
   if (options.field !== undefined) {
-    field = el('textarea', {
+    const common = {
       id: `${id}-field`,
-      rows: '3',
       maxlength: String(options.field.maxLength ?? 4000),
       required: options.field.required ? '' : undefined,
       'aria-required': options.field.required ? 'true' : undefined,
       autofocus: ''
-    })
+    }
+    field = options.field.singleLine
+      ? el('input', { ...common, type: 'text', autocomplete: 'off' })
+      : el('textarea', { ...common, rows: '3' })
+    field.value = options.field.value ?? ''
     form.append(el('label', { for: field.id }, options.field.label), field)
   }
   const cancel = el('button', { type: 'button', value: 'cancel' }, options.cancel)

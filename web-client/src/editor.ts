@@ -1,15 +1,19 @@
 // The document view: a rich-text editor bound to the document's Y.XmlFragment over the
 // stock y-websocket provider (authenticated by the session cookie, which the browser
-// sends with the websocket handshake), the connection state, who is here, the validation
+// sends with the websocket handshake) and this browser's copy of it (IndexedDB: edits made
+// offline wait there for the server), whether the server has our edits, who is here, the validation
 // workflow (the editor turns read-only while the document is submitted), and two side
 // panels: the document's history and its discussion.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import { IndexeddbPersistence } from 'y-indexeddb'
 import { api, currentSession, type Session } from './api'
 import { chatSocket } from './chat-socket'
 import { ChatView } from './chat-view'
 import { isColor, loadColor } from './identity'
 import { t } from './i18n'
+import { deleteLocalCopy, localCopyName } from './local-copy'
+import { SyncTracker } from './sync-status'
 import { $, describe, el, isReadOnly, notify, personName, showBadge, showView } from './ui'
 
 /** Close codes the server ends a connection with for good (the provider stops on 44xx). */
@@ -21,20 +25,23 @@ const MESSAGE_AUTH = 2
 const TEMPLATE_PARAM = 'modele'
 const MINUTES_TEMPLATE = 'compte-rendu'
 
-type State = 'connected' | 'connecting' | 'offline' | 'denied'
-const LABELS: Record<State, string> = {
-  connected: 'Connecté',
-  connecting: 'Connexion…',
-  offline: 'Hors ligne',
-  denied: 'Accès refusé'
-}
+/** What the line beside the title says (its `data-state`). */
+type State = 'connecting' | 'saved' | 'sending' | 'offline' | 'reconnecting' | 'denied'
+/** Edits the server has not confirmed after this long show as being sent. */
+const SENDING_AFTER_MS = 1000
 
 let close: (() => void) | null = null
+/** Whether the open document has edits the server may not have. */
+let unsent: () => boolean = () => false
+
+/** Whether the open document has edits that have not reached the server yet. */
+export const hasUnsentChanges = () => unsent()
 
 /** Disconnects from the open document, if any. */
 export function closeDocument(): void {
   close?.()
   close = null
+  unsent = () => false
 }
 
 /**
@@ -66,6 +73,11 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   frozenBanner.hidden = !frozen
 
   const doc = new Y.Doc()
+  // Readers have no edits to keep, and a reader's old copy (from when they could edit) must not
+  // be sent again: theirs is deleted.
+  const localName = localCopyName(session.user.id, info.id)
+  const local = readOnly ? null : new IndexeddbPersistence(localName, doc)
+  if (readOnly) void deleteLocalCopy(localName)
   const provider = new WebsocketProvider(
     `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/yjs`,
     // The provider puts the room into the URL as is; Relais decodes the segment.
@@ -90,25 +102,66 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   })
   const applyEditable = () => rich.setReadOnly(readOnly || frozen || denied)
 
-  // ---- connection state -----------------------------------------------------
+  // ---- connection and sync state -----------------------------------------------------
 
   const statusLine = $<HTMLParagraphElement>('status')
+  // A connection attempt failed since the last successful one: we are offline until one works.
   let failedSinceConnected = false
   let closedWith: number | null = null
+  // Whether the server has once confirmed having everything: until then, "Connexion…".
+  let everSaved = false
+  let sendingTimer: ReturnType<typeof setTimeout> | null = null
+  // Since when local edits have been waiting for the server.
+  let pendingSince = 0
 
+  const currentState = (): State => {
+    if (closedWith !== null) return 'denied'
+    if (!navigator.onLine) return 'offline'
+    if (!(provider.wsconnected && provider.synced)) {
+      if (failedSinceConnected) return 'offline'
+      return everSaved ? 'reconnecting' : 'connecting'
+    }
+    if (!tracker.pending) {
+      everSaved = true
+      return 'saved'
+    }
+    if (!everSaved) return 'connecting'
+    // While typing, edits reach the server within moments: say "sending" only when they wait
+    // (a slow network), or when they waited for the connection to come back, so that screen
+    // readers do not hear "sending", "saved" at every pause.
+    if (statusLine.dataset.state !== 'saved') return 'sending'
+    const waited = Date.now() - pendingSince
+    if (waited >= SENDING_AFTER_MS) return 'sending'
+    if (sendingTimer === null) {
+      sendingTimer = setTimeout(() => {
+        sendingTimer = null
+        showState()
+      }, SENDING_AFTER_MS - waited)
+    }
+    return 'saved'
+  }
   // Only touch the DOM when the state changes, so screen readers announce it once
   // (the provider retries every few seconds while the server is away).
-  const showState = () => {
-    const state: State = closedWith === FORBIDDEN
-      ? 'denied'
-      : provider.wsconnected && provider.synced
-        ? 'connected'
-        : closedWith !== null || failedSinceConnected || !navigator.onLine ? 'offline' : 'connecting'
+  const show = (state: State) => {
     if (statusLine.dataset.state === state) return
     statusLine.dataset.state = state
-    statusLine.textContent = LABELS[state]
+    const labels: Record<State, string> = {
+      connecting: t.sync.connecting,
+      saved: readOnly ? t.sync.upToDate : t.sync.saved,
+      sending: t.sync.sending,
+      offline: readOnly ? t.sync.offlineReadOnly : t.sync.offline,
+      reconnecting: t.sync.reconnecting,
+      denied: t.sync.denied
+    }
+    statusLine.textContent = labels[state]
   }
+  const showState = () => show(currentState())
   statusLine.dataset.state = ''
+  const tracker = new SyncTracker(doc, provider, () => {
+    if (tracker.pending) pendingSince = Date.now()
+    showState()
+  })
+  unsent = () => tracker.pending
 
   provider.on('status', ({ status }) => {
     if (status === 'connected') {
@@ -121,7 +174,15 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     showState()
   })
   provider.on('sync', showState)
-  provider.on('connection-close', () => { failedSinceConnected = true; showState() })
+  // A socket that closes after syncing is a connection lost (reconnecting); one that closes
+  // before is a failed attempt.
+  let syncedOnSocket = false
+  provider.on('sync', (synced) => { if (synced) syncedOnSocket = true })
+  provider.on('connection-close', () => {
+    if (!syncedOnSocket) failedSinceConnected = true
+    syncedOnSocket = false
+    showState()
+  })
   const sessionEnded = () => {
     closeDocument()
     notify('Votre session a pris fin : reconnectez-vous.')
@@ -136,6 +197,8 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     } else if (code === FORBIDDEN) {
       denied = true
       applyEditable()
+      // No access any more: this browser keeps no copy.
+      void local?.clearData()
       notify('Accès retiré ou refusé.')
       // A 4403 can also follow a session that ended at the same moment: check it.
       currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
@@ -143,7 +206,15 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
       notify('La connexion au document a été refusée.')
     }
   })
-  const onNetwork = () => showState()
+  // The browser knows at once when the network goes away; the socket may take up to 30 s to
+  // notice. Close it, and reconnect as soon as the network is back.
+  const onNetwork = (event: Event) => {
+    if (closedWith === null) {
+      if (event.type === 'offline') provider.disconnect()
+      else provider.connect()
+    }
+    showState()
+  }
   window.addEventListener('online', onNetwork)
   window.addEventListener('offline', onNetwork)
 
@@ -196,7 +267,11 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
         if (!frozen && refused) {
           refused = false
           notify(t.review.reloaded, 'info')
-          showDocument(session, id, onUnauthenticated).catch((error: unknown) => notify(describe(error)))
+          // This browser's copy holds the refused edits too: start again from the server's.
+          closeDocument()
+          deleteLocalCopy(localName)
+            .then(() => showDocument(session, id, onUnauthenticated))
+            .catch((error: unknown) => notify(describe(error)))
           return
         }
       }
@@ -230,6 +305,8 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   const closeDiscussion = discussionPanel(session, info.id)
 
   close = () => {
+    if (sendingTimer !== null) clearTimeout(sendingTimer)
+    tracker.destroy()
     review.close()
     history.close()
     closeDiscussion()
@@ -239,6 +316,7 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
     window.removeEventListener('pageshow', onPageShow)
     rich.destroy()
     provider.destroy()
+    void local?.destroy()
     doc.destroy()
     peopleList.replaceChildren()
   }

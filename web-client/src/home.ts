@@ -1,25 +1,127 @@
-// The home view: the way to the messages, the user's workspaces with their documents,
-// open action items and members, the documents shared with them one by one, and the forms to
-// create a workspace, a document (blank or meeting minutes), or an invitation for an external
-// partner.
-import { type ActionItem, api, ApiError, type DocumentInfo, type Member, type Role, type Session, type Workspace } from './api'
+// The home view: the way to the messages, a search through the documents' titles, the user's
+// workspaces with their documents (renamed, shared and deleted from here), open action items and
+// members, the documents shared with them one by one, and the forms to create a workspace, a
+// document (blank or meeting minutes), or an invitation for an external partner.
+import { type ActionItem, api, ApiError, type DocumentInfo, type Member, type Session, type Workspace } from './api'
 import { formatDay } from './content-view'
+import { ask } from './dialog'
 import { t } from './i18n'
-import { $, canEdit, el, formatDate, notify, onSubmit, roleLabel, ROLE_LABELS, showBadge, showView, userName } from './ui'
+import { deleteLocalCopy, localCopyName } from './local-copy'
+import { invitationForm, openShareDialog } from './share'
+import { $, canEdit, describe, el, formatDate, notify, onSubmit, roleLabel, showBadge, showView, userName } from './ui'
 
 const openDocument = (id: string, minutes = false) => {
   location.search = `?doc=${encodeURIComponent(id)}${minutes ? '&modele=compte-rendu' : ''}`
 }
 
+/** A document of a list: its link, role, and what its role allows (rename, share, delete). */
+function documentItem(doc: DocumentInfo): HTMLLIElement {
+  const link = el('a', { href: `?doc=${encodeURIComponent(doc.id)}` }, doc.title)
+  const item = el('li', { class: 'document' }, link, el('span', { class: 'role' }, ` — ${roleLabel(doc.role)}`))
+  item.dataset.title = doc.title
+  const actions = el('span', { class: 'document-actions' })
+  const button = (text: string, label: string, onClick: () => void, extra = '') => {
+    const b = el('button', { type: 'button', class: `small ${extra}`.trim(), 'aria-label': label }, text)
+    b.addEventListener('click', onClick)
+    actions.append(b)
+    return b
+  }
+  const labelled: [HTMLButtonElement, (title: string) => string][] = []
+  if (canEdit(doc.role)) {
+    const rename = button(t.documents.rename, t.documents.renameLabel(doc.title), () => {
+      void ask({
+        title: t.documents.renameTitle(doc.title),
+        field: { label: t.documents.renameField, required: true, maxLength: 200, singleLine: true, value: doc.title },
+        confirm: t.documents.renameConfirm,
+        cancel: t.documents.cancel
+      }).then(async (title) => {
+        if (title === null || title === doc.title) return
+        try {
+          const renamed = await api.renameDocument(doc.id, title)
+          doc.title = renamed.title
+          link.textContent = renamed.title
+          item.dataset.title = renamed.title
+          for (const [b, label] of labelled) b.setAttribute('aria-label', label(renamed.title))
+          notify(t.documents.renamed(renamed.title), 'info')
+        } catch (error) {
+          notify(describe(error))
+        }
+      })
+    })
+    labelled.push([rename, t.documents.renameLabel])
+  }
+  if (doc.role === 'owner') {
+    labelled.push([button(t.documents.share, t.documents.shareLabel(doc.title), () => openShareDialog(doc)), t.documents.shareLabel])
+    const remove = button(t.documents.remove, t.documents.removeLabel(doc.title), () => {
+      void ask({
+        title: t.documents.removeTitle(doc.title),
+        text: t.documents.removeText,
+        confirm: t.documents.removeConfirm,
+        cancel: t.documents.cancel,
+        danger: true
+      }).then(async (answer) => {
+        if (answer === null) return
+        try {
+          await api.deleteDocument(doc.id)
+        } catch (error) {
+          notify(describe(error))
+          return
+        }
+        // This browser's copy of it, if any, has nowhere to go any more.
+        if (shownFor !== null) void deleteLocalCopy(localCopyName(shownFor.user.id, doc.id))
+        // Focus goes to the next document, or the previous, or the search box.
+        const list = item.parentElement
+        const next = item.nextElementSibling ?? item.previousElementSibling
+        item.remove()
+        if (list !== null && list.children.length === 0) {
+          if (list.id === 'shared') list.append(el('li', { class: 'hint' }, 'Aucun document.'))
+          else list.replaceWith(el('p', { class: 'hint' }, 'Aucun document.'))
+        }
+        notify(t.documents.removed(doc.title), 'info')
+        const target = next?.querySelector('a') ?? $('document-search')
+        target.focus()
+        filterDocuments()
+      })
+    }, 'danger')
+    labelled.push([remove, t.documents.removeLabel])
+  }
+  if (actions.childElementCount > 0) item.append(' ', actions)
+  return item
+}
+
 function documentList(documents: DocumentInfo[], label: string): HTMLElement {
   if (documents.length === 0) return el('p', { class: 'hint' }, 'Aucun document.')
   const list = el('ul', { class: 'documents', 'aria-label': label })
-  for (const doc of documents) {
-    list.append(el('li', {},
-      el('a', { href: `?doc=${encodeURIComponent(doc.id)}` }, doc.title),
-      el('span', { class: 'role' }, ` — ${roleLabel(doc.role)}`)))
-  }
+  list.append(...documents.map(documentItem))
   return list
+}
+
+/** Compares titles without case or accents. */
+const fold = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLocaleLowerCase('fr')
+
+/** Shows only the documents whose title contains the search box's text, and says how many. */
+function filterDocuments(): void {
+  const query = fold($<HTMLInputElement>('document-search').value.trim())
+  const items = [...$('home-view').querySelectorAll<HTMLLIElement>('li.document')]
+  let shown = 0
+  for (const item of items) {
+    item.hidden = query !== '' && !fold(item.dataset.title ?? '').includes(query)
+    if (!item.hidden) shown++
+  }
+  $('document-search-count').textContent = query === '' ? '' : t.documents.found(shown)
+}
+
+/** The search box above the lists (made once). */
+function searchBox(): void {
+  const box = $('document-search-box')
+  if (box.childElementCount > 0) return
+  const input = el('input', { id: 'document-search', type: 'search', autocomplete: 'off', maxlength: '200', 'aria-describedby': 'document-search-hint' })
+  box.append(
+    el('label', { for: input.id }, t.documents.searchLabel), input,
+    el('span', { id: 'document-search-hint', class: 'visually-hidden' }, t.documents.searchHint),
+    // Announced politely as the count changes.
+    el('span', { id: 'document-search-count', class: 'hint', role: 'status' }))
+  input.addEventListener('input', filterDocuments)
 }
 
 function memberList(members: Member[]): HTMLElement {
@@ -72,40 +174,9 @@ function actionList(workspace: Workspace, actions: ActionItem[] | null): HTMLEle
 }
 
 function inviteForm(workspace: Workspace): HTMLElement {
-  const prefix = `invite-${workspace.id}`
-  const email = el('input', { id: `${prefix}-email`, type: 'email', required: '', maxlength: '254', autocomplete: 'off' })
-  const role = el('select', { id: `${prefix}-role` })
-  for (const value of ['reader', 'commenter', 'editor', 'validator'] as Role[]) {
-    role.append(el('option', { value }, ROLE_LABELS[value]))
-  }
-  const tomorrow = new Date(Date.now() + 86_400_000)
-  const inAMonth = new Date(Date.now() + 30 * 86_400_000)
-  const expiry = el('input', { id: `${prefix}-expiry`, type: 'date', required: '', min: isoDay(tomorrow), value: isoDay(inAMonth) })
-  const result = el('div', { class: 'invitation-result', role: 'status' })
-  const form = el('form', { class: 'stack' },
-    el('label', { for: email.id }, 'Adresse e-mail du partenaire'), email,
-    el('label', { for: role.id }, 'Rôle'), role,
-    el('label', { for: expiry.id }, 'Accès jusqu’au (inclus)'), expiry,
-    el('button', { type: 'submit' }, 'Créer l’invitation'),
-    result)
-  onSubmit(form, async () => {
-    // The access lasts until the end of the chosen day, local time.
-    const until = new Date(`${expiry.value}T23:59:59`).getTime()
-    if (Number.isNaN(until) || until <= Date.now()) {
-      notify('Choisissez une date d’expiration à venir.')
-      expiry.focus()
-      return
-    }
-    const created = await api.invite(workspace.id, email.value.trim(), role.value as Role, until)
-    const linkId = `${prefix}-link`
-    const link = el('input', { id: linkId, type: 'text', readonly: '', value: created.url, class: 'link' })
-    link.addEventListener('focus', () => link.select())
-    result.replaceChildren(
-      el('label', { for: linkId },
-        `Lien à transmettre à ${created.invitation.email} (rôle ${roleLabel(created.invitation.role)}, jusqu’au ${formatDate(created.invitation.expires_at_ms)}) :`),
-      link)
-    email.value = ''
-  })
+  const form = invitationForm(`invite-${workspace.id}`,
+    (email, role, until) => api.invite(workspace.id, email, role, until),
+    (message) => notify(message))
   return el('details', { class: 'invite' }, el('summary', {}, 'Inviter un partenaire'), form)
 }
 
@@ -170,8 +241,8 @@ export async function showHome(session: Session): Promise<void> {
   const sharedList = $('shared')
   sharedList.replaceChildren(...(shared.length === 0
     ? [el('li', { class: 'hint' }, 'Aucun document.')]
-    : shared.map((doc) => el('li', {},
-      el('a', { href: `?doc=${encodeURIComponent(doc.id)}` }, doc.title),
-      el('span', { class: 'role' }, ` — ${roleLabel(doc.role)}`)))))
+    : shared.map(documentItem)))
+  searchBox()
+  filterDocuments()
   showView('home-view', !$('home-view').contains(document.activeElement))
 }

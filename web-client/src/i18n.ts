@@ -9,6 +9,76 @@ const fr = {
     required: 'Ce champ est obligatoire.'
   },
 
+  // ---- whether the server has this tab's edits (next to the document's title) -------------
+  sync: {
+    connecting: 'Connexion…',
+    saved: 'Enregistré',
+    /** Read-only: nothing of ours to save, but the text shown is the server's. */
+    upToDate: 'À jour',
+    sending: 'Modifications en cours d’envoi…',
+    offline: 'Hors ligne — les modifications seront envoyées',
+    offlineReadOnly: 'Hors ligne',
+    reconnecting: 'Reconnexion…',
+    denied: 'Accès refusé',
+    signOutTitle: 'Se déconnecter sans envoyer les modifications ?',
+    signOutText: 'Des modifications de ce document n’ont pas encore atteint le serveur. ' +
+      'En vous déconnectant, vous les perdez : la copie gardée par ce navigateur est effacée.',
+    signOutConfirm: 'Se déconnecter quand même',
+    cancel: 'Annuler'
+  },
+
+  // ---- the documents on the home view ---------------------------------------------------------
+  documents: {
+    searchLabel: 'Rechercher un document',
+    searchHint: 'Filtre les documents par titre.',
+    found: (n: number) => n === 0 ? 'Aucun document ne correspond.' : `${plural(n, 'document trouvé', 'documents trouvés')}.`,
+    noMatch: 'Aucun document ne correspond.',
+    rename: 'Renommer',
+    renameLabel: (title: string) => `Renommer « ${title} »`,
+    renameTitle: (title: string) => `Renommer « ${title} »`,
+    renameField: 'Nouveau titre',
+    renameConfirm: 'Renommer',
+    renamed: (title: string) => `Document renommé en « ${title} ».`,
+    share: 'Partager',
+    shareLabel: (title: string) => `Partager « ${title} »`,
+    remove: 'Supprimer',
+    removeLabel: (title: string) => `Supprimer « ${title} »`,
+    removeTitle: (title: string) => `Supprimer « ${title} » ?`,
+    removeText: 'Le document, son historique et sa discussion seront supprimés pour tout le monde. ' +
+      'Cette action est définitive.',
+    removeConfirm: 'Supprimer définitivement',
+    removed: (title: string) => `Document « ${title} » supprimé.`,
+    cancel: 'Annuler'
+  },
+
+  // ---- sharing a document ---------------------------------------------------------------------
+  share: {
+    title: (title: string) => `Partager « ${title} »`,
+    membersTitle: 'Accès propres à ce document',
+    membersHint: 'Les membres de l’espace de travail ont aussi accès au document, avec leur rôle dans l’espace.',
+    noMembers: 'Personne n’a d’accès propre à ce document.',
+    loading: 'Chargement des accès…',
+    roleOf: (name: string) => `Rôle de ${name}`,
+    until: (date: string) => `jusqu’au ${date}`,
+    expired: 'accès expiré',
+    removeMember: 'Retirer',
+    removeMemberLabel: (name: string) => `Retirer l’accès de ${name}`,
+    roleChanged: (name: string, role: string) => `${name} : rôle « ${role} ».`,
+    memberRemoved: (name: string) => `Accès de ${name} retiré.`,
+    inviteTitle: 'Inviter un partenaire externe',
+    email: 'Adresse e-mail du partenaire',
+    role: 'Rôle',
+    expiry: 'Accès jusqu’au (inclus)',
+    futureExpiry: 'Choisissez une date d’expiration à venir.',
+    invite: 'Créer l’invitation',
+    linkLabel: (email: string, role: string, date: string) =>
+      `Lien à transmettre à ${email} (rôle ${role}, jusqu’au ${date}) :`,
+    copy: 'Copier le lien',
+    copied: 'Lien copié.',
+    copyFailed: 'Copie impossible : sélectionnez le lien et copiez-le.',
+    close: 'Fermer'
+  },
+
   // ---- history panel ----------------------------------------------------------------------
   history: {
     toggle: 'Historique',
@@ -44,8 +114,8 @@ const fr = {
     changes: 'Qui a changé quoi',
     changesLabel: (n: number) => `Qui a changé quoi dans la version ${n}`,
     compareLive: 'Comparer à l’actuelle',
-    compareLiveLabel: (n: number) => `Comparer la version ${n} à la version actuelle`,
-    restore: 'Restaurer cette version',
+    compareLiveLabel: (n: number) => `Comparer à l’actuelle la version ${n}`,
+    restore: 'Restaurer',
     restoreLabel: (n: number) => `Restaurer la version ${n}`,
     export: 'Exporter',
     exportLabel: (n: number, format: string) => `Exporter la version ${n} en ${format}`,

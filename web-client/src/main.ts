@@ -8,8 +8,11 @@
 // sign-in form comes first, then the page carries on where it was going.
 import { api, ApiError, currentSession, useSession, type Session } from './api'
 import { chatSocket } from './chat-socket'
-import { closeDocument, showDocument } from './editor'
+import { ask } from './dialog'
+import { closeDocument, hasUnsentChanges, showDocument } from './editor'
 import { showHome } from './home'
+import { t } from './i18n'
+import { deleteAllLocalCopies } from './local-copy'
 import { showMessages } from './messages'
 import { $, describe, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
 import './style.css'
@@ -101,8 +104,20 @@ onSubmit(signInForm, async () => {
   await route()
 })
 
-$<HTMLButtonElement>('sign-out').addEventListener('click', () => {
+$<HTMLButtonElement>('sign-out').addEventListener('click', async () => {
+  // Signing out leaves none of the documents in this browser: unsent edits would be lost.
+  if (hasUnsentChanges()) {
+    const answer = await ask({
+      title: t.sync.signOutTitle,
+      text: t.sync.signOutText,
+      confirm: t.sync.signOutConfirm,
+      cancel: t.sync.cancel,
+      danger: true
+    })
+    if (answer === null) return
+  }
   closeDocument()
+  await deleteAllLocalCopies()
   api.signOut()
     .catch(() => { /* an expired session is signed out already */ })
     .finally(() => location.assign(location.pathname))

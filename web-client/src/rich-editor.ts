@@ -129,7 +129,10 @@ function fillToolbar(toolbar: HTMLElement, editor: Editor): () => void {
       children.push(el('span', { class: 'toolbar-separator', role: 'separator', 'aria-orientation': 'vertical' }))
       continue
     }
-    const button = el('button', { type: 'button', 'aria-label': spec.label, title: spec.label, tabindex: '-1' }, spec.text)
+    // A glyph that reads as text ("T1", "CR") belongs in the name too, so that voice control
+    // users can say what they see (WCAG 2.5.3).
+    const name = spec.text.length > 1 ? `${spec.label} — ${spec.text}` : spec.label
+    const button = el('button', { type: 'button', 'aria-label': name, title: spec.label, tabindex: '-1' }, spec.text)
     // Keep the editor's selection when the button is pressed with the mouse.
     button.addEventListener('mousedown', (event) => event.preventDefault())
     button.addEventListener('click', () => spec.run(editor))
