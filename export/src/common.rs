@@ -310,9 +310,8 @@ pub(crate) fn grid(rows: &[TableRow]) -> Grid<'_> {
 
 #[cfg(test)]
 mod tests {
-    use relais_crdt::model::Marks;
-
     use super::*;
+    use crate::sample;
 
     #[test]
     fn only_safe_link_schemes_are_kept() {
@@ -385,18 +384,9 @@ mod tests {
         assert_eq!(french_date("éééé-03-14"), "éééé-03-14");
     }
 
+    /// A plain cell, which the grid sees only through its spans.
     fn cell(text: &str, colspan: u32, rowspan: u32) -> TableCell {
-        TableCell {
-            header: false,
-            colspan,
-            rowspan,
-            blocks: vec![Block::Paragraph {
-                content: vec![Inline::Text {
-                    text: text.into(),
-                    marks: Marks::default(),
-                }],
-            }],
-        }
+        sample::cell(false, colspan, rowspan, text)
     }
 
     #[test]

@@ -953,34 +953,11 @@ mod tests {
     use relais_crdt::model::{TableCell, TableRow};
 
     use super::*;
-    use crate::Seal;
+    use crate::sample::{self, linked, text};
     use crate::zip_file::testing::{assert_balanced, entry, names};
 
-    fn text(text: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks::default(),
-        }
-    }
-
-    fn linked(text: &str, href: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks {
-                link: Some(href.into()),
-                ..Marks::default()
-            },
-        }
-    }
-
     fn render(blocks: Vec<Block>) -> Vec<u8> {
-        docx(
-            &Content { blocks },
-            &Metadata {
-                title: "Titre".into(),
-                ..Metadata::default()
-            },
-        )
+        docx(&Content { blocks }, &sample::titled())
     }
 
     fn document(bytes: &[u8]) -> String {
@@ -1011,26 +988,8 @@ mod tests {
 
     #[test]
     fn text_and_metadata_are_escaped() {
-        let meta = Metadata {
-            title: "<Titre & co>".into(),
-            version_label: "v<1>".into(),
-            created_at: "\"aujourd'hui\"".into(),
-            authors: vec!["A & B".into()],
-            seal: Some(Seal {
-                sha256: "<h>".into(),
-                validator: "<v>".into(),
-                validated_at: "<d>".into(),
-                comment: "<c>".into(),
-            }),
-        };
-        let bytes = docx(
-            &Content {
-                blocks: vec![Block::Paragraph {
-                    content: vec![text("<script>alert(1)</script> & **x** | \u{0}")],
-                }],
-            },
-            &meta,
-        );
+        let (hostile, meta) = sample::hostile();
+        let bytes = docx(&hostile, &meta);
         let document = document(&bytes);
         assert!(
             document.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; **x** | </w:t>"),
@@ -1122,14 +1081,7 @@ mod tests {
 
     #[test]
     fn tables_have_a_header_row_spans_and_never_touch() {
-        let cell = |header, colspan, rowspan| TableCell {
-            header,
-            colspan,
-            rowspan,
-            blocks: vec![Block::Paragraph {
-                content: vec![text("c")],
-            }],
-        };
+        let cell = |header, colspan, rowspan| sample::cell(header, colspan, rowspan, "c");
         let table = Block::Table {
             rows: vec![
                 TableRow {
@@ -1202,18 +1154,6 @@ mod tests {
 
     #[test]
     fn output_is_deterministic() {
-        let blocks = || {
-            vec![
-                Block::Heading {
-                    level: 1,
-                    content: vec![text("Titre")],
-                },
-                Block::Paragraph {
-                    content: vec![linked("lien", "https://example.org")],
-                },
-            ]
-        };
-        assert_eq!(render(blocks()), render(blocks()));
-        assert_ne!(render(blocks()), render(vec![]));
+        sample::assert_deterministic(render);
     }
 }

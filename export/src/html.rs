@@ -383,31 +383,11 @@ fn run(out: &mut String, text: &str, marks: &Marks) {
 
 #[cfg(test)]
 mod tests {
-    use relais_crdt::model::{ActionStatus, TableCell, TableRow};
+    use relais_crdt::model::{ActionStatus, TableRow};
 
     use super::*;
     use crate::Seal;
-
-    fn text(text: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks::default(),
-        }
-    }
-
-    fn linked(text: &str, href: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks {
-                link: Some(href.into()),
-                ..Marks::default()
-            },
-        }
-    }
-
-    fn paragraph(content: Vec<Inline>) -> Block {
-        Block::Paragraph { content }
-    }
+    use crate::sample::{self, item, linked, paragraph, text};
 
     fn body(blocks: Vec<Block>) -> String {
         html_body(&Content { blocks })
@@ -497,10 +477,6 @@ mod tests {
 
     #[test]
     fn lists_nest_and_stay_tight() {
-        let item = |blocks| ListItem {
-            checked: None,
-            blocks,
-        };
         let out = body(vec![Block::OrderedList {
             start: 3,
             items: vec![item(vec![
@@ -539,12 +515,7 @@ mod tests {
 
     #[test]
     fn tables_have_scoped_headers_and_spans() {
-        let cell = |header: bool, colspan: u32, t: &str| TableCell {
-            header,
-            colspan,
-            rowspan: 1,
-            blocks: vec![paragraph(vec![text(t)])],
-        };
+        let cell = |header, colspan, t| sample::cell(header, colspan, 1, t);
         let out = body(vec![Block::Table {
             rows: vec![
                 TableRow {

@@ -18,6 +18,8 @@ mod docx;
 mod html;
 mod markdown;
 mod odt;
+#[cfg(test)]
+pub(crate) mod sample;
 mod xml;
 mod zip_file;
 

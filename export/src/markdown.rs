@@ -637,24 +637,7 @@ mod tests {
 
     use super::*;
     use crate::Seal;
-
-    fn text(text: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks::default(),
-        }
-    }
-
-    fn marked(text: &str, marks: Marks) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks,
-        }
-    }
-
-    fn paragraph(content: Vec<Inline>) -> Block {
-        Block::Paragraph { content }
-    }
+    use crate::sample::{item, marked, paragraph, text};
 
     fn body(blocks: Vec<Block>) -> String {
         let out = markdown(&Content { blocks }, &Metadata::default());
@@ -888,13 +871,6 @@ mod tests {
     fn trailing_breaks_do_not_leave_a_backslash() {
         let out = body(vec![paragraph(vec![text("fin"), Inline::Break])]);
         assert_eq!(out, "fin\n");
-    }
-
-    fn item(blocks: Vec<Block>) -> ListItem {
-        ListItem {
-            checked: None,
-            blocks,
-        }
     }
 
     #[test]

@@ -955,37 +955,14 @@ const STYLES: &str = concat!(
 
 #[cfg(test)]
 mod tests {
-    use relais_crdt::model::{TableCell, TableRow};
+    use relais_crdt::model::TableRow;
 
     use super::*;
-    use crate::Seal;
+    use crate::sample::{self, linked, text};
     use crate::zip_file::testing::{assert_balanced, entry, names};
 
-    fn text(text: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks::default(),
-        }
-    }
-
-    fn linked(text: &str, href: &str) -> Inline {
-        Inline::Text {
-            text: text.into(),
-            marks: Marks {
-                link: Some(href.into()),
-                ..Marks::default()
-            },
-        }
-    }
-
     fn render(blocks: Vec<Block>) -> Vec<u8> {
-        odt(
-            &Content { blocks },
-            &Metadata {
-                title: "Titre".into(),
-                ..Metadata::default()
-            },
-        )
+        odt(&Content { blocks }, &sample::titled())
     }
 
     fn content(bytes: &[u8]) -> String {
@@ -1029,26 +1006,8 @@ mod tests {
 
     #[test]
     fn text_and_metadata_are_escaped() {
-        let meta = Metadata {
-            title: "<Titre & co>".into(),
-            version_label: "v<1>".into(),
-            created_at: "\"aujourd'hui\"".into(),
-            authors: vec!["A & B".into()],
-            seal: Some(Seal {
-                sha256: "<h>".into(),
-                validator: "<v>".into(),
-                validated_at: "<d>".into(),
-                comment: "<c>".into(),
-            }),
-        };
-        let bytes = odt(
-            &Content {
-                blocks: vec![Block::Paragraph {
-                    content: vec![text("<script>alert(1)</script> & **x** | \u{0}")],
-                }],
-            },
-            &meta,
-        );
+        let (hostile, meta) = sample::hostile();
+        let bytes = odt(&hostile, &meta);
         let content = content(&bytes);
         assert!(
             content.contains(">&lt;script&gt;alert(1)&lt;/script&gt; &amp; **x** | </text:p>"),
@@ -1156,14 +1115,7 @@ mod tests {
 
     #[test]
     fn tables_have_header_rows_and_covered_cells() {
-        let cell = |header, colspan, rowspan| TableCell {
-            header,
-            colspan,
-            rowspan,
-            blocks: vec![Block::Paragraph {
-                content: vec![text("c")],
-            }],
-        };
+        let cell = |header, colspan, rowspan| sample::cell(header, colspan, rowspan, "c");
         let bytes = render(vec![Block::Table {
             rows: vec![
                 TableRow {
@@ -1184,14 +1136,7 @@ mod tests {
 
     #[test]
     fn tables_inside_list_items_become_paragraphs() {
-        let cell = |t: &str| TableCell {
-            header: false,
-            colspan: 1,
-            rowspan: 1,
-            blocks: vec![Block::Paragraph {
-                content: vec![text(t)],
-            }],
-        };
+        let cell = |t| sample::cell(false, 1, 1, t);
         let bytes = render(vec![Block::BulletList {
             items: vec![ListItem {
                 checked: None,
@@ -1217,18 +1162,6 @@ mod tests {
 
     #[test]
     fn output_is_deterministic() {
-        let blocks = || {
-            vec![
-                Block::Heading {
-                    level: 1,
-                    content: vec![text("Titre")],
-                },
-                Block::Paragraph {
-                    content: vec![linked("lien", "https://example.org")],
-                },
-            ]
-        };
-        assert_eq!(render(blocks()), render(blocks()));
-        assert_ne!(render(blocks()), render(vec![]));
+        sample::assert_deterministic(render);
     }
 }

@@ -1,55 +1,29 @@
 //! The chat store's conformance suite, run on both backends.
 //!
-//! As in `directory.rs`, every scenario is an `async fn(Arc<Harness>)` that the `chat!` macro
-//! turns into `sqlite::<name>` and `postgres::<name>`, each on a private database (a fresh
-//! SQLite file, or a fresh Postgres schema dropped at the end, also after a panic) and a
-//! private object directory (`LocalFileSystem` in a temporary directory).
-//! Postgres: `postgres://postgres@127.0.0.1:5432/test?sslmode=disable` unless
-//! `RELAIS_TEST_POSTGRES_URL` says otherwise.
+//! As in `conformance.rs`, every scenario is an `async fn(Arc<Harness>)` that
+//! `common::both_backends!` turns into `sqlite::<name>` and `postgres::<name>`, each on a
+//! private database and object directory (see `common`).
 
 // The scenarios are plain async functions called from generated tests, which clippy does not
 // recognise as test code; unwrap is allowed in tests by the house rules. Expected values are
 // written as array literals (`[id.clone()]`), which read better than `slice::from_ref`.
 #![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
 
-use std::future::Future;
+mod common;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use relais_storage::{
     Attachment, AttachmentId, Chat, Conversation, ConversationId, ConversationKind, Directory,
-    DocumentId, DocumentInfo, Message, NewAttachment, NewConversation, NewMessage, NewUser,
-    PostgresStore, SqliteStore, StoreError, UserId, UserKind, WorkspaceId,
+    DocumentId, DocumentInfo, Message, NewAttachment, NewConversation, NewMessage, StoreError,
+    UserId, WorkspaceId,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tempfile::TempDir;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
-
-/// Pool size of every store a scenario opens.
-const MAX_CONNECTIONS: u32 = 2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A private database and object directory for one test.
-struct Harness {
-    backend: Backend,
-    // Kept so that the SQLite file and the objects live as long as the test.
-    _temp: TempDir,
-    database_url: String,
-    /// Shared by every store instance of the test, as one bucket would be.
-    objects: Arc<dyn ObjectStore>,
-    /// Postgres only: the server URL without the schema option, and the schema's name.
-    postgres_schema: Option<(String, String)>,
-}
+use common::{Harness, document_id, is_not_found, new_user, workspace};
 
 /// Both faces of one store instance.
 struct Stores {
@@ -57,192 +31,40 @@ struct Stores {
     chat: Arc<dyn Chat>,
 }
 
+/// What this suite adds to the shared harness: both faces of a store.
 impl Harness {
-    async fn new(backend: Backend) -> Self {
-        let temp = tempfile::tempdir().expect("temporary directory");
-        let objects_dir = temp.path().join("objects");
-        std::fs::create_dir(&objects_dir).expect("objects directory");
-        let objects: Arc<dyn ObjectStore> =
-            Arc::new(LocalFileSystem::new_with_prefix(&objects_dir).expect("local objects"));
-        match backend {
-            Backend::Sqlite => {
-                let database_url = format!("sqlite://{}/relais.db", temp.path().display());
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    objects,
-                    postgres_schema: None,
-                }
-            }
-            Backend::Postgres => {
-                let server_url = std::env::var("RELAIS_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-                let schema = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&server_url).await.unwrap_or_else(|error| {
-                    panic!("cannot reach Postgres at {server_url} (set RELAIS_TEST_POSTGRES_URL): {error}")
-                });
-                // The name is made here from a uuid, so formatting it into SQL is safe.
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test schema");
-                admin.close().await.expect("close admin connection");
-                let separator = if server_url.contains('?') { '&' } else { '?' };
-                let database_url =
-                    format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    objects,
-                    postgres_schema: Some((server_url, schema)),
-                }
-            }
-        }
-    }
-
     /// A new store instance (its own pools) on this test's database and objects, as another
     /// server process would open it.
     async fn open(&self) -> Stores {
-        match self.backend {
-            Backend::Sqlite => {
-                let store = Arc::new(
-                    SqliteStore::connect(&self.database_url, self.objects.clone(), MAX_CONNECTIONS)
-                        .await
-                        .expect("open SQLite store"),
-                );
-                Stores {
-                    directory: store.clone(),
-                    chat: store,
-                }
-            }
-            Backend::Postgres => {
-                let store = Arc::new(
-                    PostgresStore::connect(
-                        &self.database_url,
-                        self.objects.clone(),
-                        MAX_CONNECTIONS,
-                    )
-                    .await
-                    .expect("open Postgres store"),
-                );
-                Stores {
-                    directory: store.clone(),
-                    chat: store,
-                }
-            }
-        }
-    }
-
-    /// Best effort: a leftover schema only costs disk space.
-    async fn cleanup(&self) {
-        if let Some((server_url, schema)) = &self.postgres_schema
-            && let Ok(mut admin) = PgConnection::connect(server_url).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
+        let store = self.connect(Arc::clone(&self.objects)).await;
+        Stores {
+            directory: store.clone(),
+            chat: store,
         }
     }
 }
 
-/// Runs one scenario in its own task so that a panic still lets the schema be dropped.
-async fn run<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::new(backend).await);
-    let outcome = tokio::spawn(scenario(Arc::clone(&harness))).await;
-    harness.cleanup().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! chat {
-    (both: [$($scenario:ident),* $(,)?], postgres: [$($postgres_only:ident),* $(,)?] $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Sqlite, super::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Postgres, super::$scenario).await;
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $postgres_only() {
-                    super::run(super::Backend::Postgres, super::$postgres_only).await;
-                }
-            )*
-        }
-    };
-}
-
-chat!(
-    both: [
-        conversations_of_each_kind_are_created_and_found_again,
-        members_are_added_and_removed,
-        posts_get_dense_seqs_and_retries_return_the_first,
-        failed_posts_store_nothing_and_use_no_seq,
-        mentions_and_attachments_round_trip,
-        attachments_are_used_once_by_their_uploader_only,
-        history_is_paged_after_and_before,
-        messages_are_edited_and_deleted,
-        reactions_are_added_listed_and_removed,
-        read_markers_and_unread_counts,
-        search_is_accent_insensitive_and_restricted,
-        search_takes_any_text_literally,
-        attachment_blobs_are_checked_and_cleaned_up,
-        concurrent_posts_from_two_stores_get_dense_seqs,
-        concurrent_creations_find_one_conversation,
-    ],
-    postgres: [french_search_stems_words],
+common::both_backends!(
+    conversations_of_each_kind_are_created_and_found_again,
+    members_are_added_and_removed,
+    posts_get_dense_seqs_and_retries_return_the_first,
+    failed_posts_store_nothing_and_use_no_seq,
+    mentions_and_attachments_round_trip,
+    attachments_are_used_once_by_their_uploader_only,
+    history_is_paged_after_and_before,
+    messages_are_edited_and_deleted,
+    reactions_are_added_listed_and_removed,
+    read_markers_and_unread_counts,
+    search_is_accent_insensitive_and_restricted,
+    search_takes_any_text_literally,
+    attachment_blobs_are_checked_and_cleaned_up,
+    concurrent_posts_from_two_stores_get_dense_seqs,
+    concurrent_creations_find_one_conversation,
+    ; postgres only: french_search_stems_words
 );
 
-fn document_id(name: &str) -> DocumentId {
-    DocumentId::parse(name).expect("valid test document name")
-}
-
 async fn user(directory: &dyn Directory, email: &str) -> UserId {
-    directory
-        .create_user(NewUser {
-            email: email.to_owned(),
-            display_name: format!("User {email}"),
-            kind: UserKind::Staff,
-            organisation: None,
-            is_admin: false,
-            password_hash: None,
-            oidc: None,
-        })
-        .await
-        .unwrap()
-        .id
-}
-
-/// A workspace in a new organisation.
-async fn workspace(directory: &dyn Directory, name: &str) -> WorkspaceId {
-    let organisation = directory
-        .create_organisation(&format!("organisation of {name}"))
-        .await
-        .unwrap();
-    directory
-        .create_workspace(&organisation.id, name)
-        .await
-        .unwrap()
-        .id
+    directory.create_user(new_user(email)).await.unwrap().id
 }
 
 async fn channel(
@@ -352,10 +174,6 @@ async fn next_millisecond() {
 
 fn seqs(messages: &[Message]) -> Vec<i64> {
     messages.iter().map(|message| message.seq).collect()
-}
-
-fn is_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
-    matches!(result, Err(StoreError::NotFound(_)))
 }
 
 async fn object_keys(objects: &dyn ObjectStore) -> Vec<String> {

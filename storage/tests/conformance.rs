@@ -1,18 +1,15 @@
 //! One conformance suite, run on both backends.
 //!
-//! Every scenario below is an `async fn(Arc<Harness>)`; the `conformance!` macro turns each into
-//! two tests, `sqlite::<name>` and `postgres::<name>`. A harness gives the scenario a private
-//! database (a fresh SQLite file, or a fresh Postgres schema) and a private object directory
-//! (`LocalFileSystem` in a temporary directory), and can open as many store instances on them
-//! as the scenario wants: separate instances stand for separate server processes.
-//!
-//! Postgres: `postgres://postgres@127.0.0.1:5432/test?sslmode=disable` unless
-//! `RELAIS_TEST_POSTGRES_URL` says otherwise (TLS on loopback only costs ~90 ms a connection). Each test creates its own schema over a plain connection and drops it at the end,
-//! also when the scenario panics.
+//! Every scenario below is an `async fn(Arc<Harness>)` that `common::both_backends!` turns into
+//! two tests, `sqlite::<name>` and `postgres::<name>`, each on a private database and object
+//! directory (see `common`) that it may open as many store instances on as it wants: separate
+//! instances stand for separate server processes.
 
 // The scenarios are plain async functions called from generated tests, which clippy does not
 // recognise as test code; unwrap is allowed in tests by the house rules.
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -24,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -35,81 +31,20 @@ use relais_storage::{
     AUDIT_GENESIS, Admin, AppendedRange, AttachmentId, AuditEntry, AuditFilter, AuditVerification,
     Chat, ConversationId, Decision, Directory, DocumentId, DocumentInfo, Grant, InvitationId,
     InvitationTarget, MessageId, Migrations, NewApiToken, NewAttachment, NewAuditEntry,
-    NewConversation, NewInvitation, NewMessage, NewUser, NewVersion, PostgresStore, Publication,
-    RetentionPolicy, Role, SchemaStatus, Seq, Session, Snapshot, SqliteStore, StorageConfig, Store,
-    StoreError, StoredDocument, StoredUpdate, TokenId, UserId, UserKind, VersionId, VersionKind,
-    Versions, audit_hash,
+    NewConversation, NewInvitation, NewMessage, NewUser, NewVersion, Publication, RetentionPolicy,
+    Role, SchemaStatus, Seq, Session, Snapshot, StorageConfig, Store, StoreError, StoredDocument,
+    StoredUpdate, TokenId, UserId, UserKind, VersionId, VersionKind, Versions, audit_hash,
 };
-use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
-use tempfile::TempDir;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+use common::{
+    Backend, Harness, MAX_CONNECTIONS, assert_immutable, bytes, document_id as id, run, sha256_hex,
+};
 
-/// Pool size of every store a scenario opens: small, since up to 9 stores run at once.
-const MAX_CONNECTIONS: u32 = 2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A private database and object directory for one test.
-struct Harness {
-    backend: Backend,
-    temp: TempDir,
-    database_url: String,
-    /// Postgres only: the server URL without the schema option, and the schema's name.
-    postgres_schema: Option<(String, String)>,
-}
-
+/// What this suite adds to the shared harness: configurations, backups and blob files.
 impl Harness {
-    async fn new(backend: Backend) -> Self {
-        let temp = tempfile::tempdir().expect("temporary directory");
-        std::fs::create_dir(temp.path().join("objects")).expect("objects directory");
-        match backend {
-            Backend::Sqlite => {
-                let database_url = format!("sqlite://{}/db/relais.db", temp.path().display());
-                Self {
-                    backend,
-                    temp,
-                    database_url,
-                    postgres_schema: None,
-                }
-            }
-            Backend::Postgres => {
-                let server_url = std::env::var("RELAIS_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-                let schema = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&server_url).await.unwrap_or_else(|error| {
-                    panic!("cannot reach Postgres at {server_url} (set RELAIS_TEST_POSTGRES_URL): {error}")
-                });
-                // The name is made here from a uuid, so formatting it into SQL is safe.
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test schema");
-                admin.close().await.expect("close admin connection");
-                let separator = if server_url.contains('?') { '&' } else { '?' };
-                let database_url =
-                    format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-                Self {
-                    backend,
-                    temp,
-                    database_url,
-                    postgres_schema: Some((server_url, schema)),
-                }
-            }
-        }
-    }
-
-    fn objects_dir(&self) -> PathBuf {
-        self.temp.path().join("objects")
-    }
-
     /// This test's database and objects as the server would be configured with them.
     fn config(&self) -> StorageConfig {
         StorageConfig {
@@ -124,29 +59,15 @@ impl Harness {
         format!("file://{}", self.temp.path().join(name).display())
     }
 
-    /// The object store every store of this test shares, as a second node would see it.
-    fn local_objects(&self) -> Arc<dyn ObjectStore> {
-        Arc::new(LocalFileSystem::new_with_prefix(self.objects_dir()).expect("local object store"))
-    }
-
     /// A new store instance (its own pools) on this test's database and objects.
     async fn open(&self) -> Arc<dyn Store> {
-        self.open_with(self.local_objects()).await
+        self.open_with(Arc::clone(&self.objects)).await
     }
 
+    /// A new store instance on this test's database and on `objects`, which may wrap the
+    /// objects every store of this test shares (`Harness::objects`).
     async fn open_with(&self, objects: Arc<dyn ObjectStore>) -> Arc<dyn Store> {
-        match self.backend {
-            Backend::Sqlite => Arc::new(
-                SqliteStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
-                    .await
-                    .expect("open SQLite store"),
-            ),
-            Backend::Postgres => Arc::new(
-                PostgresStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
-                    .await
-                    .expect("open Postgres store"),
-            ),
-        }
+        self.connect(objects).await
     }
 
     /// Every file under the objects directory.
@@ -193,58 +114,9 @@ impl Harness {
         );
         matches.into_iter().next().expect("one match")
     }
-
-    /// Best effort: a leftover schema only costs disk space.
-    async fn cleanup(&self) {
-        if let Some((server_url, schema)) = &self.postgres_schema
-            && let Ok(mut admin) = PgConnection::connect(server_url).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
-        }
-    }
 }
 
-/// Runs one scenario in its own task so that a panic still lets the schema be dropped.
-async fn run<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::new(backend).await);
-    let outcome = tokio::spawn(scenario(Arc::clone(&harness))).await;
-    harness.cleanup().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Sqlite, super::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Postgres, super::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+common::both_backends!(
     unknown_document_loads_empty,
     appends_get_consecutive_seqs_in_order,
     updates_round_trip_byte_for_byte,
@@ -272,21 +144,6 @@ conformance!(
     large_directory_tables_span_several_files,
     admin_commands_require_a_current_schema,
 );
-
-fn id(name: &str) -> DocumentId {
-    DocumentId::parse(name).expect("valid test document name")
-}
-
-fn bytes(text: &str) -> Bytes {
-    Bytes::copy_from_slice(text.as_bytes())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
 
 fn seqs(updates: &[StoredUpdate]) -> Vec<u64> {
     updates.iter().map(|update| update.seq.0).collect()
@@ -645,7 +502,7 @@ async fn snapshot_blob_is_write_once(harness: Arc<Harness>) {
         .unwrap();
 
     // Another writer trying to put at the same key with the store's own mode is refused.
-    let objects = harness.local_objects();
+    let objects = Arc::clone(&harness.objects);
     let key = Path::parse(&info.key).unwrap();
     let error = objects
         .put_opts(
@@ -714,7 +571,7 @@ async fn altered_or_missing_blob_is_corrupt(harness: Arc<Harness>) {
 
 async fn failed_blob_write_deletes_nothing(harness: Arc<Harness>) {
     let failing = harness
-        .open_with(Arc::new(FailingPuts(harness.local_objects())))
+        .open_with(Arc::new(FailingPuts(Arc::clone(&harness.objects))))
         .await;
     let document = id("unlucky");
     failing
@@ -1738,27 +1595,10 @@ async fn version_facts(versions: &dyn Versions, fixture: &VersionFixture) -> Str
 /// Runs `statement` with `id` bound as `$1` on a plain connection to `harness`'s database,
 /// bypassing the store: what a script or a careless administrator could do.
 async fn execute_raw(harness: &Harness, statement: &str, id: &str) -> Result<u64, sqlx::Error> {
-    let statement = AssertSqlSafe(statement.to_owned());
-    match harness.backend {
-        Backend::Sqlite => {
-            let mut connection = sqlx::SqliteConnection::connect(&harness.database_url).await?;
-            let result = sqlx::query(statement)
-                .bind(id)
-                .execute(&mut connection)
-                .await;
-            connection.close().await?;
-            Ok(result?.rows_affected())
-        }
-        Backend::Postgres => {
-            let mut connection = PgConnection::connect(&harness.database_url).await?;
-            let result = sqlx::query(statement)
-                .bind(id)
-                .execute(&mut connection)
-                .await;
-            connection.close().await?;
-            Ok(result?.rows_affected())
-        }
-    }
+    let mut connection = harness.raw_connection().await?;
+    let result = connection.execute(statement, &[id]).await;
+    connection.close().await?;
+    result
 }
 
 /// Checks what the version history holds after a restore beyond [`version_facts`]: the
@@ -1810,13 +1650,10 @@ async fn check_restored_versions(target: &Harness, restored: &Admin, fixture: &V
         "UPDATE document_versions SET sealed_at_ms = NULL, sealed_by = NULL WHERE id = $1",
         "DELETE FROM document_versions WHERE id = $1",
     ] {
-        match execute_raw(target, statement, sealed.id.as_str()).await {
-            Err(sqlx::Error::Database(error)) => assert!(
-                error.message().contains("immutable"),
-                "{statement}: refused for another reason: {error}"
-            ),
-            other => panic!("{statement}: expected a refusal, got {other:?}"),
-        }
+        assert_immutable(
+            execute_raw(target, statement, sealed.id.as_str()).await,
+            statement,
+        );
     }
     assert_eq!(
         versions.version_by_id(&sealed.id).await.unwrap().as_ref(),

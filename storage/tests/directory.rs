@@ -1,176 +1,45 @@
 //! The directory's conformance suite, run on both backends.
 //!
-//! As in `conformance.rs`, every scenario is an `async fn(Arc<Harness>)` that the `directory!`
-//! macro turns into `sqlite::<name>` and `postgres::<name>`, each on a private database (a
-//! fresh SQLite file, or a fresh Postgres schema dropped at the end, also after a panic).
-//! Postgres: `postgres://postgres@127.0.0.1:5432/test?sslmode=disable` unless
-//! `RELAIS_TEST_POSTGRES_URL` says otherwise.
+//! As in `conformance.rs`, every scenario is an `async fn(Arc<Harness>)` that
+//! `common::both_backends!` turns into `sqlite::<name>` and `postgres::<name>`, each on a
+//! private database (see `common`).
 
 // The scenarios are plain async functions called from generated tests, which clippy does not
 // recognise as test code; unwrap is allowed in tests by the house rules.
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
+mod common;
+
 use std::sync::Arc;
 
 use relais_storage::{
     AUDIT_GENESIS, AccessFacts, AuditEntry, AuditFilter, Directory, DocumentId, DocumentInfo,
     Grant, InvitationId, InvitationTarget, NewApiToken, NewAuditEntry, NewInvitation, NewUser,
-    OrganisationId, PostgresStore, Role, Session, SqliteStore, StoreError, TokenId, User, UserId,
-    UserKind, WorkspaceId, audit_hash, open_object_store,
+    OrganisationId, Role, Session, StoreError, TokenId, User, UserId, UserKind, WorkspaceId,
+    audit_hash, open_object_store,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
-use tempfile::TempDir;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+use common::{Backend, Harness, document_id, is_not_found, new_user, workspace};
 
-/// Pool size of every store a scenario opens.
-const MAX_CONNECTIONS: u32 = 2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A private database for one test.
-struct Harness {
-    backend: Backend,
-    // Kept so that the SQLite file lives as long as the test.
-    _temp: TempDir,
-    database_url: String,
-    /// Postgres only: the server URL without the schema option, and the schema's name.
-    postgres_schema: Option<(String, String)>,
-}
-
+/// What this suite adds to the shared harness: a directory on objects in memory, and raw SQL.
 impl Harness {
-    async fn new(backend: Backend) -> Self {
-        let temp = tempfile::tempdir().expect("temporary directory");
-        match backend {
-            Backend::Sqlite => {
-                let database_url = format!("sqlite://{}/relais.db", temp.path().display());
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    postgres_schema: None,
-                }
-            }
-            Backend::Postgres => {
-                let server_url = std::env::var("RELAIS_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-                let schema = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&server_url).await.unwrap_or_else(|error| {
-                    panic!("cannot reach Postgres at {server_url} (set RELAIS_TEST_POSTGRES_URL): {error}")
-                });
-                // The name is made here from a uuid, so formatting it into SQL is safe.
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test schema");
-                admin.close().await.expect("close admin connection");
-                let separator = if server_url.contains('?') { '&' } else { '?' };
-                let database_url =
-                    format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    postgres_schema: Some((server_url, schema)),
-                }
-            }
-        }
-    }
-
     /// A new store instance (its own pools) on this test's database, as another server
     /// process would open it.
     async fn open(&self) -> Arc<dyn Directory> {
-        let objects = open_object_store("memory://").unwrap();
-        match self.backend {
-            Backend::Sqlite => Arc::new(
-                SqliteStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
-                    .await
-                    .expect("open SQLite store"),
-            ),
-            Backend::Postgres => Arc::new(
-                PostgresStore::connect(&self.database_url, objects, MAX_CONNECTIONS)
-                    .await
-                    .expect("open Postgres store"),
-            ),
-        }
+        self.connect(open_object_store("memory://").unwrap()).await
     }
 
     /// Runs one statement on a plain connection, around the store, as an intruder with
     /// database access would.
     async fn execute(&self, statement: &str) -> Result<u64, sqlx::Error> {
-        let statement = AssertSqlSafe(statement.to_owned());
-        match self.backend {
-            Backend::Sqlite => {
-                let mut connection = SqliteConnection::connect(&self.database_url).await?;
-                let result = sqlx::query(statement).execute(&mut connection).await;
-                connection.close().await?;
-                Ok(result?.rows_affected())
-            }
-            Backend::Postgres => {
-                let mut connection = PgConnection::connect(&self.database_url).await?;
-                let result = sqlx::query(statement).execute(&mut connection).await;
-                connection.close().await?;
-                Ok(result?.rows_affected())
-            }
-        }
-    }
-
-    /// Best effort: a leftover schema only costs disk space.
-    async fn cleanup(&self) {
-        if let Some((server_url, schema)) = &self.postgres_schema
-            && let Ok(mut admin) = PgConnection::connect(server_url).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
-        }
+        let mut connection = self.raw_connection().await?;
+        let result = connection.execute(statement, &[]).await;
+        connection.close().await?;
+        result
     }
 }
 
-/// Runs one scenario in its own task so that a panic still lets the schema be dropped.
-async fn run<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::new(backend).await);
-    let outcome = tokio::spawn(scenario(Arc::clone(&harness))).await;
-    harness.cleanup().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! directory {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Sqlite, super::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Postgres, super::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
-directory!(
+common::both_backends!(
     users_are_found_by_id_email_and_oidc,
     duplicates_conflict,
     account_changes_apply_to_known_users_only,
@@ -191,22 +60,6 @@ directory!(
     verification_reads_past_one_page,
     concurrent_audit_appends_form_one_chain,
 );
-
-fn document_id(name: &str) -> DocumentId {
-    DocumentId::parse(name).expect("valid test document name")
-}
-
-fn new_user(email: &str) -> NewUser {
-    NewUser {
-        email: email.to_owned(),
-        display_name: format!("User {email}"),
-        kind: UserKind::Staff,
-        organisation: None,
-        is_admin: false,
-        password_hash: None,
-        oidc: None,
-    }
-}
 
 async fn user(directory: &dyn Directory, email: &str) -> User {
     directory.create_user(new_user(email)).await.unwrap()
@@ -231,19 +84,6 @@ fn document_info(name: &str, workspace: Option<&WorkspaceId>, title: &str) -> Do
     }
 }
 
-/// A workspace in a new organisation.
-async fn workspace(directory: &dyn Directory, name: &str) -> WorkspaceId {
-    let organisation = directory
-        .create_organisation(&format!("organisation of {name}"))
-        .await
-        .unwrap();
-    directory
-        .create_workspace(&organisation.id, name)
-        .await
-        .unwrap()
-        .id
-}
-
 fn audit(action: &str, workspace: Option<&WorkspaceId>) -> NewAuditEntry {
     NewAuditEntry {
         actor: Some("system".to_owned()),
@@ -260,10 +100,6 @@ fn unknown_user() -> UserId {
 
 fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict(_)))
-}
-
-fn is_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
-    matches!(result, Err(StoreError::NotFound(_)))
 }
 
 async fn users_are_found_by_id_email_and_oidc(harness: Arc<Harness>) {

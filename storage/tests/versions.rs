@@ -1,11 +1,8 @@
 //! The version store's conformance suite, run on both backends.
 //!
-//! As in `conformance.rs`, every scenario is an `async fn(Arc<Harness>)` that the `versions!`
-//! macro turns into `sqlite::<name>` and `postgres::<name>`, each on a private database (a
-//! fresh SQLite file, or a fresh Postgres schema dropped at the end, also after a panic) and a
-//! private object directory (`LocalFileSystem` in a temporary directory).
-//! Postgres: `postgres://postgres@127.0.0.1:5432/test?sslmode=disable` unless
-//! `RELAIS_TEST_POSTGRES_URL` says otherwise.
+//! As in `conformance.rs`, every scenario is an `async fn(Arc<Harness>)` that
+//! `common::both_backends!` turns into `sqlite::<name>` and `postgres::<name>`, each on a
+//! private database and object directory (see `common`).
 //!
 //! Besides the trait's contract, these tests prove what no code path may do: a sealed
 //! version's row refuses every UPDATE and DELETE sent over a plain database connection, its
@@ -16,50 +13,28 @@
 // recognise as test code; unwrap is allowed in tests by the house rules.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutPayload};
 use relais_storage::{
-    Decision, DocumentId, NewVersion, PostgresStore, Publication, RetentionPolicy, Review, Seq,
-    SqliteStore, Store, StoreError, Version, VersionKind, VersionSeal, Versions,
+    Decision, DocumentId, NewVersion, Publication, RetentionPolicy, Review, Seq, Store, StoreError,
+    Version, VersionKind, VersionSeal, Versions,
 };
-use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
-use tempfile::TempDir;
 use tokio::sync::{Barrier, watch};
 use tokio::task::JoinSet;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
-
-/// Pool size of every store a scenario opens.
-const MAX_CONNECTIONS: u32 = 2;
+use common::{
+    Backend, Harness, RawConnection, assert_immutable, bytes, document_id as id, sha256_hex,
+};
 
 /// A plausible creation time (November 2023), in Unix milliseconds.
 const AT_MS: i64 = 1_700_000_000_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A private database and object directory for one test.
-struct Harness {
-    backend: Backend,
-    // Kept so that the SQLite file and the objects live as long as the test.
-    _temp: TempDir,
-    database_url: String,
-    /// Shared by every store instance of the test, as one bucket would be.
-    objects: Arc<dyn ObjectStore>,
-    /// Postgres only: the server URL without the schema option, and the schema's name.
-    postgres_schema: Option<(String, String)>,
-}
 
 /// Both faces of one store instance that these tests use.
 struct Stores {
@@ -73,112 +48,15 @@ impl Stores {
     }
 }
 
-/// A plain database connection beside the store, standing for anyone with SQL access.
-enum RawConnection {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-}
-
-impl RawConnection {
-    /// Runs one statement with `$1` bound to `id`, returning the rows it affected.
-    async fn execute(&mut self, sql: &'static str, id: &str) -> Result<u64, sqlx::Error> {
-        match self {
-            Self::Sqlite(connection) => Ok(sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected()),
-            Self::Postgres(connection) => Ok(sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected()),
-        }
-    }
-
-    async fn close(self) {
-        match self {
-            Self::Sqlite(connection) => connection.close().await.unwrap(),
-            Self::Postgres(connection) => connection.close().await.unwrap(),
-        }
-    }
-}
-
+/// What this suite adds to the shared harness: both faces, nodes, raw SQL and version blobs.
 impl Harness {
-    async fn new(backend: Backend) -> Self {
-        let temp = tempfile::tempdir().expect("temporary directory");
-        let objects_dir = temp.path().join("objects");
-        std::fs::create_dir(&objects_dir).expect("objects directory");
-        let objects: Arc<dyn ObjectStore> =
-            Arc::new(LocalFileSystem::new_with_prefix(&objects_dir).expect("local objects"));
-        match backend {
-            Backend::Sqlite => {
-                let database_url = format!("sqlite://{}/relais.db", temp.path().display());
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    objects,
-                    postgres_schema: None,
-                }
-            }
-            Backend::Postgres => {
-                let server_url = std::env::var("RELAIS_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-                let schema = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::connect(&server_url).await.unwrap_or_else(|error| {
-                    panic!("cannot reach Postgres at {server_url} (set RELAIS_TEST_POSTGRES_URL): {error}")
-                });
-                // The name is made here from a uuid, so formatting it into SQL is safe.
-                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test schema");
-                admin.close().await.expect("close admin connection");
-                let separator = if server_url.contains('?') { '&' } else { '?' };
-                let database_url =
-                    format!("{server_url}{separator}options=-c%20search_path%3D{schema}");
-                Self {
-                    backend,
-                    _temp: temp,
-                    database_url,
-                    objects,
-                    postgres_schema: Some((server_url, schema)),
-                }
-            }
-        }
-    }
-
     /// A new store instance (its own pools) on this test's database and objects, as another
     /// server process would open it.
     async fn open(&self) -> Stores {
-        match self.backend {
-            Backend::Sqlite => {
-                let store = Arc::new(
-                    SqliteStore::connect(&self.database_url, self.objects.clone(), MAX_CONNECTIONS)
-                        .await
-                        .expect("open SQLite store"),
-                );
-                Stores {
-                    documents: store.clone(),
-                    versions: store,
-                }
-            }
-            Backend::Postgres => {
-                let store = Arc::new(
-                    PostgresStore::connect(
-                        &self.database_url,
-                        self.objects.clone(),
-                        MAX_CONNECTIONS,
-                    )
-                    .await
-                    .expect("open Postgres store"),
-                );
-                Stores {
-                    documents: store.clone(),
-                    versions: store,
-                }
-            }
+        let store = self.connect(Arc::clone(&self.objects)).await;
+        Stores {
+            documents: store.clone(),
+            versions: store,
         }
     }
 
@@ -196,22 +74,6 @@ impl Harness {
         nodes
     }
 
-    /// A plain connection to this test's database (its schema, on Postgres).
-    async fn raw_connection(&self) -> RawConnection {
-        match self.backend {
-            Backend::Sqlite => RawConnection::Sqlite(
-                SqliteConnection::connect(&self.database_url)
-                    .await
-                    .expect("raw SQLite connection"),
-            ),
-            Backend::Postgres => RawConnection::Postgres(
-                PgConnection::connect(&self.database_url)
-                    .await
-                    .expect("raw Postgres connection"),
-            ),
-        }
-    }
-
     /// Every blob stored for a document's versions.
     async fn version_blobs(&self, document: &DocumentId) -> BTreeSet<Path> {
         let prefix = Path::from_iter(["versions", document.as_str()]);
@@ -223,58 +85,9 @@ impl Harness {
             .expect("list version blobs");
         listed.into_iter().map(|meta| meta.location).collect()
     }
-
-    /// Best effort: a leftover schema only costs disk space.
-    async fn cleanup(&self) {
-        if let Some((server_url, schema)) = &self.postgres_schema
-            && let Ok(mut admin) = PgConnection::connect(server_url).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
-        }
-    }
 }
 
-/// Runs one scenario in its own task so that a panic still lets the schema be dropped.
-async fn run<F, Fut>(backend: Backend, scenario: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::new(backend).await);
-    let outcome = tokio::spawn(scenario(Arc::clone(&harness))).await;
-    harness.cleanup().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! versions {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Sqlite, super::$scenario).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::run(super::Backend::Postgres, super::$scenario).await;
-                }
-            )*
-        }
-    };
-}
-
-versions!(
+common::both_backends!(
     versions_are_numbered_one_two_three_per_document,
     auto_version_not_beyond_the_latest_is_skipped_without_a_blob,
     versions_list_newest_first_and_page_with_before,
@@ -299,21 +112,6 @@ versions!(
     record_clients_keeps_the_first_user_of_each_client,
     find_sealed_matches_states_and_exports_of_sealed_versions_only,
 );
-
-fn id(name: &str) -> DocumentId {
-    DocumentId::parse(name).expect("valid test document name")
-}
-
-fn bytes(text: &str) -> Bytes {
-    Bytes::copy_from_slice(text.as_bytes())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
 
 /// The object key of a version's state, as the store lays it out.
 fn version_key(version: &Version) -> Path {
@@ -415,17 +213,6 @@ async fn sealed_fixture(stores: &Stores, name: &str) -> Version {
     )
     .await;
     seal(stores.versions.as_ref(), &version).await
-}
-
-/// Asserts the database refused a statement by one of the immutability triggers.
-fn assert_immutable(result: Result<u64, sqlx::Error>, statement: &str) {
-    match result {
-        Err(sqlx::Error::Database(error)) => assert!(
-            error.message().contains("immutable"),
-            "{statement}: refused for another reason: {error}"
-        ),
-        other => panic!("{statement}: expected a refusal, got {other:?}"),
-    }
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
@@ -1068,7 +855,7 @@ async fn rejection_leaves_the_version_unsealed(harness: Arc<Harness>) {
 async fn sealed_version_row_refuses_raw_updates_and_deletes(harness: Arc<Harness>) {
     let stores = harness.open().await;
     let sealed = sealed_fixture(&stores, "sealed-raw").await;
-    let mut raw = harness.raw_connection().await;
+    let mut raw = harness.raw_connection().await.unwrap();
     for statement in [
         "UPDATE document_versions SET sha256 = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE id = $1",
         "UPDATE document_versions SET name = 'renamed' WHERE id = $1",
@@ -1076,7 +863,10 @@ async fn sealed_version_row_refuses_raw_updates_and_deletes(harness: Arc<Harness
         "UPDATE document_versions SET sealed_at_ms = NULL, sealed_by = NULL WHERE id = $1",
         "DELETE FROM document_versions WHERE id = $1",
     ] {
-        assert_immutable(raw.execute(statement, sealed.id.as_str()).await, statement);
+        assert_immutable(
+            raw.execute(statement, &[sealed.id.as_str()]).await,
+            statement,
+        );
     }
     // What row triggers do not see: SQLite's REPLACE deletes the old row without delete
     // triggers, Postgres's TRUNCATE skips row triggers.
@@ -1094,13 +884,14 @@ async fn sealed_version_row_refuses_raw_updates_and_deletes(harness: Arc<Harness
         ],
     };
     for statement in bypass {
-        let result = match &mut raw {
-            RawConnection::Postgres(connection) => sqlx::query(*statement).execute(&mut *connection).await.map(|r| r.rows_affected()),
-            RawConnection::Sqlite(_) => raw.execute(statement, sealed.id.as_str()).await,
+        // Postgres's TRUNCATEs take no parameter.
+        let binds: &[&str] = match &raw {
+            RawConnection::Sqlite(_) => &[sealed.id.as_str()],
+            RawConnection::Postgres(_) => &[],
         };
-        assert_immutable(result, statement);
+        assert_immutable(raw.execute(statement, binds).await, statement);
     }
-    raw.close().await;
+    raw.close().await.unwrap();
     assert_eq!(
         stores.versions.version_by_id(&sealed.id).await.unwrap(),
         Some(sealed.clone())
@@ -1220,7 +1011,7 @@ async fn unsealed_version_content_refuses_raw_updates(harness: Arc<Harness>) {
         new_version(&document, VersionKind::Named, 1, bytes("s"), AT_MS),
     )
     .await;
-    let mut raw = harness.raw_connection().await;
+    let mut raw = harness.raw_connection().await.unwrap();
     for statement in [
         "UPDATE document_versions SET sha256 = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE id = $1",
         "UPDATE document_versions SET len = len + 1 WHERE id = $1",
@@ -1231,9 +1022,12 @@ async fn unsealed_version_content_refuses_raw_updates(harness: Arc<Harness>) {
         "UPDATE document_versions SET authors = '[]' WHERE id = $1",
         "UPDATE document_versions SET kind = 'auto' WHERE id = $1",
     ] {
-        assert_immutable(raw.execute(statement, version.id.as_str()).await, statement);
+        assert_immutable(
+            raw.execute(statement, &[version.id.as_str()]).await,
+            statement,
+        );
     }
-    raw.close().await;
+    raw.close().await.unwrap();
     assert_eq!(
         stores.versions.version_by_id(&version.id).await.unwrap(),
         Some(version)
@@ -1264,7 +1058,7 @@ async fn decided_review_refuses_raw_updates_and_deletes(harness: Arc<Harness>) {
     let reviews = versions.reviews(&sealed.document).await.unwrap();
     assert_eq!(reviews.len(), 2);
 
-    let mut raw = harness.raw_connection().await;
+    let mut raw = harness.raw_connection().await.unwrap();
     for review in &reviews {
         for statement in [
             "UPDATE document_reviews SET decision = 'approved' WHERE id = $1",
@@ -1272,10 +1066,13 @@ async fn decided_review_refuses_raw_updates_and_deletes(harness: Arc<Harness>) {
             "UPDATE document_reviews SET decided_by = 'user:mallory' WHERE id = $1",
             "DELETE FROM document_reviews WHERE id = $1",
         ] {
-            assert_immutable(raw.execute(statement, review.id.as_str()).await, statement);
+            assert_immutable(
+                raw.execute(statement, &[review.id.as_str()]).await,
+                statement,
+            );
         }
     }
-    raw.close().await;
+    raw.close().await.unwrap();
     assert_eq!(versions.reviews(&sealed.document).await.unwrap(), reviews);
     stores.close().await;
 }

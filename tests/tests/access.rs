@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use relais_tests::api::{Api, Csrf, Socket, Upgrade};
-use relais_tests::fixtures::{ORGANISATION, create_admin, create_staff, email, expect_status, now_ms, password, text_field};
+use relais_tests::fixtures::{
+    ORGANISATION, Site, create_admin, email, expect_status, now_ms, password, text_field,
+};
 use relais_tests::server::uuid_like;
 use relais_tests::{Backend, TestServer, eventually};
 use reqwest::Method;
@@ -25,166 +27,83 @@ const REVOCATION_DEADLINE: Duration = Duration::from_millis(1500);
 /// The matrix signs in a dozen people and sends many invitations from one address: more than
 /// the default 20 per minute.
 const GENEROUS_RATE: [&str; 2] = ["--auth-rate-per-minute", "10000"];
-/// An organisation with a workspace W holding a document D, made by its owner.
-struct Site {
-    admin: Api,
-    organisation_id: String,
-    owner: Api,
-    workspace_id: String,
-    document_id: String,
-    /// A public channel of W.
-    channel_id: String,
-}
 
-impl Site {
-    async fn build(server: &TestServer) -> anyhow::Result<Self> {
-        let admin = create_admin(server).await?;
-        let organisation = expect_status(
-            admin
-                .post("/api/organisations", json!({ "name": ORGANISATION }))
-                .await?,
-            201,
-            "creating the organisation",
-        )?;
-        let organisation_id = text_field(&organisation, "id")?;
-        let owner = create_staff(server, &admin, &organisation_id, "owner").await?;
-        let workspace = expect_status(
-            owner
-                .post(
-                    "/api/workspaces",
-                    json!({ "organisation_id": organisation_id, "name": "Urbanisme" }),
-                )
-                .await?,
-            201,
-            "creating the workspace",
-        )?;
-        let workspace_id = text_field(&workspace, "id")?;
-        let document = expect_status(
-            owner
-                .post(
-                    &format!("/api/workspaces/{workspace_id}/documents"),
-                    json!({ "title": "Compte rendu du conseil" }),
-                )
-                .await?,
-            201,
-            "creating the document",
-        )?;
-        let document_id = text_field(&document, "id")?;
-        let channel = expect_status(
-            owner
-                .post(
-                    &format!("/api/workspaces/{workspace_id}/channels"),
-                    json!({ "name": "général" }),
-                )
-                .await?,
-            201,
-            "creating the channel",
-        )?;
-        let channel_id = text_field(&channel, "id")?;
-        Ok(Self {
-            admin,
-            organisation_id,
-            owner,
-            workspace_id,
-            document_id,
-            channel_id,
-        })
-    }
-
-    fn members_path(&self, user_id: &str) -> String {
-        format!("/api/workspaces/{}/members/{user_id}", self.workspace_id)
-    }
-
-    /// A staff member of the organisation with `role` in W.
-    async fn add_staff(&self, server: &TestServer, label: &str, role: &str) -> anyhow::Result<Api> {
-        let api = create_staff(server, &self.admin, &self.organisation_id, label).await?;
-        expect_status(
-            self.owner
-                .put(&self.members_path(api.user_id()), json!({ "role": role }))
-                .await?,
-            204,
-            &format!("making {label} {role}"),
-        )?;
-        Ok(api)
-    }
-
-    /// An outside person invited to W by its owner, who accepts with a name and a password.
-    async fn invite_partner(
-        &self,
-        server: &TestServer,
-        label: &str,
-        role: &str,
-    ) -> anyhow::Result<Api> {
-        let expires_at_ms = now_ms() + 3_600_000;
-        let created = expect_status(
-            self.owner
-                .post(
-                    &format!("/api/workspaces/{}/invitations", self.workspace_id),
-                    json!({ "email": email(label), "role": role, "expires_at_ms": expires_at_ms }),
-                )
-                .await?,
-            201,
-            &format!("inviting {label}"),
-        )?;
-        let url = url::Url::parse(&text_field(&created, "url")?)?;
-        let secret = url
-            .query_pairs()
-            .find(|(name, _)| name == "invitation")
-            .map(|(_, value)| value.into_owned())
-            .with_context(|| format!("no invitation secret in {url}"))?;
-        let anonymous = Api::anonymous(server)?;
-        let shown = expect_status(
-            anonymous.get(&format!("/api/invitations/{secret}")).await?,
-            200,
-            "showing the invitation",
-        )?;
-        ensure!(
-            shown["email"] == email(label) && shown["role"] == role,
-            "the invitation shows {shown}"
-        );
-        let partner = Api::accept_invitation(
-            server,
-            &secret,
-            &format!("Partenaire {label}"),
-            &password(label),
+/// An outside person invited to W by its owner, who accepts with a name and a password.
+async fn invite_partner(
+    site: &Site,
+    server: &TestServer,
+    label: &str,
+    role: &str,
+) -> anyhow::Result<Api> {
+    let expires_at_ms = now_ms() + 3_600_000;
+    let created = expect_status(
+        site.owner
+            .post(
+                &format!("/api/workspaces/{}/invitations", site.workspace_id),
+                json!({ "email": email(label), "role": role, "expires_at_ms": expires_at_ms }),
+            )
+            .await?,
+        201,
+        &format!("inviting {label}"),
+    )?;
+    let url = url::Url::parse(&text_field(&created, "url")?)?;
+    let secret = url
+        .query_pairs()
+        .find(|(name, _)| name == "invitation")
+        .map(|(_, value)| value.into_owned())
+        .with_context(|| format!("no invitation secret in {url}"))?;
+    let anonymous = Api::anonymous(server)?;
+    let shown = expect_status(
+        anonymous.get(&format!("/api/invitations/{secret}")).await?,
+        200,
+        "showing the invitation",
+    )?;
+    ensure!(
+        shown["email"] == email(label) && shown["role"] == role,
+        "the invitation shows {shown}"
+    );
+    let partner = Api::accept_invitation(
+        server,
+        &secret,
+        &format!("Partenaire {label}"),
+        &password(label),
+    )
+    .await?;
+    ensure!(
+        partner.user["external"] == true,
+        "an invited partner is external: {}",
+        partner.user
+    );
+    // The link works once.
+    let again = anonymous
+        .post(
+            &format!("/api/invitations/{secret}/accept"),
+            json!({ "display_name": "Autre", "password": password("other") }),
         )
         .await?;
-        ensure!(
-            partner.user["external"] == true,
-            "an invited partner is external: {}",
-            partner.user
-        );
-        // The link works once.
-        let again = anonymous
-            .post(
-                &format!("/api/invitations/{secret}/accept"),
-                json!({ "display_name": "Autre", "password": password("other") }),
-            )
-            .await?;
-        ensure!(again.0 == 409, "accepting twice: {again:?}");
-        Ok(partner)
-    }
+    ensure!(again.0 == 409, "accepting twice: {again:?}");
+    Ok(partner)
+}
 
-    /// A websocket on D opened with a session cookie (or none).
-    async fn open(&self, server: &TestServer, api: &Api) -> anyhow::Result<Upgrade> {
-        let headers: Vec<(&str, String)> = api
-            .cookie_header()
-            .map(|cookie| ("cookie", cookie))
-            .into_iter()
-            .collect();
-        Socket::try_open(&server.ws_url_anonymous(&self.document_id), &headers).await
-    }
+/// A websocket on D opened with a session cookie (or none).
+async fn open_as(site: &Site, server: &TestServer, api: &Api) -> anyhow::Result<Upgrade> {
+    let headers: Vec<(&str, String)> = api
+        .cookie_header()
+        .map(|cookie| ("cookie", cookie))
+        .into_iter()
+        .collect();
+    Socket::try_open(&server.ws_url_anonymous(&site.document_id), &headers).await
+}
 
-    /// A websocket on D with the server's owner token, synced: the "other client".
-    async fn observer(&self, server: &TestServer) -> anyhow::Result<Socket> {
-        let socket = Socket::open(&server.ws_url(&self.document_id), &[]).await?;
-        ensure!(
-            socket.wait_synced_or_closed(WAIT).await?.is_none(),
-            "the observer was closed: {:?}",
-            socket.closed()
-        );
-        Ok(socket)
-    }
+/// A websocket on D with the server's owner token, synced: the "other client".
+async fn observer(site: &Site, server: &TestServer) -> anyhow::Result<Socket> {
+    let socket = Socket::open(&server.ws_url(&site.document_id), &[]).await?;
+    ensure!(
+        socket.wait_synced_or_closed(WAIT).await?.is_none(),
+        "the observer was closed: {:?}",
+        socket.closed()
+    );
+    Ok(socket)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -290,13 +209,16 @@ fn marker(who: Who) -> String {
 /// Everyone in the matrix, with their sessions, on a site of their own.
 struct Cast {
     site: Site,
+    /// A public channel of W.
+    channel_id: String,
     people: HashMap<Who, Api>,
     /// A reader whose role the [`Operation::ChangeRole`] column changes.
     spare_id: String,
 }
 
 async fn cast(server: &TestServer) -> anyhow::Result<Cast> {
-    let site = Site::build(server).await?;
+    let site = Site::build(server, "Compte rendu du conseil").await?;
+    let channel_id = site.channel("général", false).await?;
     let mut people = HashMap::new();
     people.insert(Who::Admin, site.admin.clone());
     people.insert(Who::Owner, site.owner.clone());
@@ -312,22 +234,16 @@ async fn cast(server: &TestServer) -> anyhow::Result<Cast> {
 
     people.insert(
         Who::Partner,
-        site.invite_partner(server, "partner", "reader").await?,
+        invite_partner(&site, server, "partner", "reader").await?,
     );
 
-    let outsider = json!({ "email": email("outsider"), "display_name": "Bureau d'études", "password": password("outsider"), "kind": "external" });
-    expect_status(
-        site.admin.post("/api/users", outsider).await?,
-        201,
-        "creating the outsider",
-    )?;
     people.insert(
         Who::Outsider,
-        Api::sign_in(server, &email("outsider"), &password("outsider")).await?,
+        site.external(server, "outsider", "Bureau d'études").await?,
     );
 
     // The API accepts an expiry in the past: the owner ends the partner's access at once.
-    let expired = site.invite_partner(server, "expired", "editor").await?;
+    let expired = invite_partner(&site, server, "expired", "editor").await?;
     let past = json!({ "role": "editor", "expires_at_ms": now_ms() - 1_000 });
     expect_status(
         site.owner
@@ -380,6 +296,7 @@ async fn cast(server: &TestServer) -> anyhow::Result<Cast> {
 
     Ok(Cast {
         site,
+        channel_id,
         people,
         spare_id: spare.user_id().to_owned(),
     })
@@ -410,10 +327,17 @@ async fn api_cell(
         }
         Operation::ListDirectory => api.get("/api/users").await?,
         Operation::ReadAudit => api.get(&format!("/api/audit?workspace_id={w}")).await?,
-        Operation::ReadChannel => api.get(&format!("/api/conversations/{}/messages", site.channel_id)).await?,
+        Operation::ReadChannel => {
+            api.get(&format!("/api/conversations/{}/messages", cast.channel_id))
+                .await?
+        }
         Operation::WriteChannel => {
             let message = json!({ "client_id": format!("matrix-{who:?}"), "body": format!("Bonjour de {who:?}") });
-            api.post(&format!("/api/conversations/{}/messages", site.channel_id), message).await?
+            api.post(
+                &format!("/api/conversations/{}/messages", cast.channel_id),
+                message,
+            )
+            .await?
         }
         Operation::Open | Operation::Edit => unreachable!("websocket operations are not API cells"),
     };
@@ -439,7 +363,7 @@ async fn open_cell(
     cast: &Cast,
     api: &Api,
 ) -> anyhow::Result<(Outcome, Option<Socket>)> {
-    match cast.site.open(server, api).await? {
+    match open_as(&cast.site, server, api).await? {
         Upgrade::Refused(status) => Ok((Outcome::UpgradeRefused(status), None)),
         Upgrade::Accepted(socket) => match socket.wait_synced_or_closed(WAIT).await? {
             None => Ok((Outcome::Synced, Some(socket))),
@@ -480,7 +404,7 @@ async fn edit_cell(
 
 /// The text of D as a fresh client gets it.
 async fn fresh_text(server: &TestServer, site: &Site) -> anyhow::Result<String> {
-    let socket = site.observer(server).await?;
+    let socket = observer(site, server).await?;
     let text = socket.text();
     socket.close();
     Ok(text)
@@ -508,7 +432,7 @@ async fn authorisation_matrix(backend: Backend) -> anyhow::Result<()> {
     let started = Instant::now();
     let cast = cast(&server).await?;
     println!("{backend:?}: setup took {:?}", started.elapsed());
-    let observer = cast.site.observer(&server).await?;
+    let observer = observer(&cast.site, &server).await?;
 
     let mut failures = Vec::new();
     let mut sockets = Vec::new();
@@ -736,11 +660,11 @@ async fn synced_socket(server: &TestServer, site: &Site, api: &Api) -> anyhow::R
 
 async fn revocation(backend: Backend) -> anyhow::Result<()> {
     let server = TestServer::start_with(backend, &GENEROUS_RATE).await?;
-    let site = Site::build(&server).await?;
+    let site = Site::build(&server, "Compte rendu du conseil").await?;
     let removed = site.add_staff(&server, "removed", "editor").await?;
     let demoted = site.add_staff(&server, "demoted", "editor").await?;
     let leaving = site.add_staff(&server, "leaving", "editor").await?;
-    let observer = site.observer(&server).await?;
+    let observer = observer(&site, &server).await?;
 
     // The owner removes an editor from W: the editor's socket closes.
     let socket = synced_socket(&server, &site, &removed).await?;
@@ -753,7 +677,7 @@ async fn revocation(backend: Backend) -> anyhow::Result<()> {
         "removing the editor",
     )?;
     closed_for_revocation(&socket, started, &format!("{backend:?} member removed")).await?;
-    let again = match site.open(&server, &removed).await? {
+    let again = match open_as(&site, &server, &removed).await? {
         Upgrade::Accepted(socket) => socket.wait_synced_or_closed(WAIT).await?,
         Upgrade::Refused(status) => anyhow::bail!("reopening after removal: HTTP {status}"),
     };
@@ -838,7 +762,7 @@ async fn revocation(backend: Backend) -> anyhow::Result<()> {
     ensure!(status == 401, "the signed-out cookie answered {status}");
 
     // A partner's access ends at its expiry, with no one acting: the open socket closes.
-    let partner = site.invite_partner(&server, "partner", "editor").await?;
+    let partner = invite_partner(&site, &server, "partner", "editor").await?;
     let socket = synced_socket(&server, &site, &partner).await?;
     let expires_at_ms = now_ms() + 1_000;
     let shortened = json!({ "role": "editor", "expires_at_ms": expires_at_ms });

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use relais_tests::api::Api;
-use relais_tests::fixtures::{ORGANISATION, create_admin, create_staff, email, expect_status, now_ms, password, text_field};
 use relais_tests::chat::{ChatClient, RawHttp, is_message_of};
+use relais_tests::fixtures::{Site, expect_status, now_ms, text_field};
 use relais_tests::{Backend, TestServer};
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -127,112 +127,6 @@ async fn next_messages(
     Ok(messages)
 }
 
-
-/// An organisation with a workspace W holding a document D, made by its owner.
-struct Site {
-    admin: Api,
-    organisation_id: String,
-    owner: Api,
-    workspace_id: String,
-    document_id: String,
-}
-
-impl Site {
-    async fn build(server: &TestServer) -> anyhow::Result<Self> {
-        let admin = create_admin(server).await?;
-        let organisation = expect_status(
-            admin
-                .post("/api/organisations", json!({ "name": ORGANISATION }))
-                .await?,
-            201,
-            "creating the organisation",
-        )?;
-        let organisation_id = text_field(&organisation, "id")?;
-        let owner = create_staff(server, &admin, &organisation_id, "owner").await?;
-        let workspace_id = Self::workspace(&owner, &organisation_id, "Urbanisme").await?;
-        let document = expect_status(
-            owner
-                .post(
-                    &format!("/api/workspaces/{workspace_id}/documents"),
-                    json!({ "title": "Compte rendu du conseil" }),
-                )
-                .await?,
-            201,
-            "creating the document",
-        )?;
-        let document_id = text_field(&document, "id")?;
-        Ok(Self {
-            admin,
-            organisation_id,
-            owner,
-            workspace_id,
-            document_id,
-        })
-    }
-
-    async fn workspace(owner: &Api, organisation_id: &str, name: &str) -> anyhow::Result<String> {
-        let workspace = expect_status(
-            owner
-                .post(
-                    "/api/workspaces",
-                    json!({ "organisation_id": organisation_id, "name": name }),
-                )
-                .await?,
-            201,
-            &format!("creating the workspace {name}"),
-        )?;
-        text_field(&workspace, "id")
-    }
-
-    /// An external account made by the administrator (`kind: external`), signed in, with no
-    /// access to anything yet.
-    async fn external(&self, server: &TestServer, label: &str) -> anyhow::Result<Api> {
-        let body = json!({ "email": email(label), "display_name": format!("Partenaire {label}"), "password": password(label), "kind": "external" });
-        expect_status(
-            self.admin.post("/api/users", body).await?,
-            201,
-            &format!("creating {label}"),
-        )?;
-        Api::sign_in(server, &email(label), &password(label)).await
-    }
-
-    fn members_path(&self, user_id: &str) -> String {
-        format!("/api/workspaces/{}/members/{user_id}", self.workspace_id)
-    }
-
-    /// A staff member of the organisation with `role` in W.
-    async fn add_staff(&self, server: &TestServer, label: &str, role: &str) -> anyhow::Result<Api> {
-        let api = create_staff(server, &self.admin, &self.organisation_id, label).await?;
-        expect_status(
-            self.owner
-                .put(&self.members_path(api.user_id()), json!({ "role": role }))
-                .await?,
-            204,
-            &format!("making {label} {role}"),
-        )?;
-        Ok(api)
-    }
-
-    /// A channel of W made by its owner.
-    async fn channel(&self, name: &str, private: bool) -> anyhow::Result<String> {
-        let channel = expect_status(
-            self.owner
-                .post(
-                    &format!("/api/workspaces/{}/channels", self.workspace_id),
-                    json!({ "name": name, "private": private }),
-                )
-                .await?,
-            201,
-            &format!("creating the channel {name}"),
-        )?;
-        ensure!(
-            channel["kind"] == "channel" && channel["private"] == private,
-            "the channel {name}: {channel}"
-        );
-        text_field(&channel, "id")
-    }
-}
-
 /// Everyone the shared server's scenarios need.
 struct Cast {
     site: Site,
@@ -252,14 +146,18 @@ struct Cast {
 }
 
 async fn cast(server: &TestServer) -> anyhow::Result<Cast> {
-    let site = Site::build(server).await?;
+    let site = Site::build(server, "Compte rendu du conseil").await?;
     let alice = site.add_staff(server, "alice", "editor").await?;
     let bruno = site.add_staff(server, "bruno", "editor").await?;
     let nadia = site.add_staff(server, "nadia", "editor").await?;
     let lecteur = site.add_staff(server, "lecteur", "reader").await?;
     let partant = site.add_staff(server, "partant", "commenter").await?;
-    let outsider = site.external(server, "outsider").await?;
-    let elsewhere = site.external(server, "elsewhere").await?;
+    let outsider = site
+        .external(server, "outsider", "Partenaire outsider")
+        .await?;
+    let elsewhere = site
+        .external(server, "elsewhere", "Partenaire elsewhere")
+        .await?;
     let other_workspace = Site::workspace(&site.owner, &site.organisation_id, "Voirie").await?;
     expect_status(
         site.owner
@@ -427,7 +325,9 @@ async fn bad_frames(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
     let mut bruno = ChatClient::connect(server, &cast.bruno).await?;
     alice.subscribe(&channel, 0).await?;
     bruno.subscribe(&channel, 0).await?;
-    let before = alice.send(&channel, "avant", "Avant les trames invalides").await?;
+    let before = alice
+        .send(&channel, "avant", "Avant les trames invalides")
+        .await?;
     ensure!(seq_of(&before)? == 1, "first ack: {before}");
 
     let oversize = format!(
@@ -436,7 +336,11 @@ async fn bad_frames(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
     );
     let cases: [(&str, String, Option<u16>); 3] = [
         ("invalid JSON", "{pas du json".to_owned(), Some(1007)),
-        ("an unknown request", r#"{"type":"explose"}"#.to_owned(), Some(1007)),
+        (
+            "an unknown request",
+            r#"{"type":"explose"}"#.to_owned(),
+            Some(1007),
+        ),
         ("an oversize frame", oversize, Some(1009)),
     ];
     for (what, frame, code) in cases {
@@ -444,19 +348,27 @@ async fn bad_frames(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
         bad.send_text(&frame)?;
         let closed = bad.wait_closed(WAIT).await?;
         println!("{what}: closed with {closed:?}");
-        ensure!(closed.code == code, "{what}: closed with {closed:?}, expected {code:?}");
+        ensure!(
+            closed.code == code,
+            "{what}: closed with {closed:?}, expected {code:?}"
+        );
     }
 
     // The members were not disturbed: the next message is seq 2, and each member receives
     // both, in order.
-    let after = bruno.send(&channel, "apres", "Après les trames invalides").await?;
+    let after = bruno
+        .send(&channel, "apres", "Après les trames invalides")
+        .await?;
     ensure!(seq_of(&after)? == 2, "ack after the bad frames: {after}");
     for member in [&mut alice, &mut bruno] {
         let mut next = 1;
         receive_through(member, &channel, &mut next, 2).await?;
     }
     let stored = history(&cast.alice, &channel).await?;
-    ensure!(seqs(&stored) == vec![1, 2], "history after the bad frames: {stored:?}");
+    ensure!(
+        seqs(&stored) == vec![1, 2],
+        "history after the bad frames: {stored:?}"
+    );
     Ok(())
 }
 
@@ -1297,7 +1209,10 @@ async fn removal_unsubscribes(server: &TestServer, cast: &Cast) -> anyhow::Resul
 
 async fn expiry_unsubscribes(server: &TestServer, cast: &Cast) -> anyhow::Result<()> {
     let channel = cast.site.channel("expiration", false).await?;
-    let partner = cast.site.external(server, "temporaire").await?;
+    let partner = cast
+        .site
+        .external(server, "temporaire", "Partenaire temporaire")
+        .await?;
     expect_status(
         cast.site
             .owner
@@ -1457,7 +1372,7 @@ async fn limits(backend: Backend) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let site = Site::build(&server).await?;
+    let site = Site::build(&server, "Compte rendu du conseil").await?;
     let alice = site.add_staff(&server, "alice", "editor").await?;
     let channel = site.channel("limites", false).await?;
     let mut socket = ChatClient::connect(&server, &alice).await?;

@@ -9,73 +9,34 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use relais_tests::api::{Api, Socket};
-use relais_tests::fixtures::{ORGANISATION, create_admin, create_staff, email, expect_status, password, text_field};
+use relais_tests::fixtures::{Site, expect_status};
 use relais_tests::{Backend, TestServer, eventually};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use yrs::{Any, Text, WriteTxn, Xml, XmlElementPrelim, XmlElementRef, XmlFragment, XmlTextPrelim, XmlTextRef};
+use yrs::{
+    Any, Text, WriteTxn, Xml, XmlElementPrelim, XmlElementRef, XmlFragment, XmlTextPrelim,
+    XmlTextRef,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// An organisation, a workspace with a document, and its cast.
-struct Site {
-    admin: Api,
-    organisation_id: String,
-    owner: Api,
-    workspace_id: String,
-    document_id: String,
-}
-
-impl Site {
-    async fn build(server: &TestServer, title: &str) -> anyhow::Result<Self> {
-        let admin = create_admin(server).await?;
-        let organisation = expect_status(
-            admin.post("/api/organisations", json!({ "name": ORGANISATION })).await?,
-            201,
-            "creating the organisation",
-        )?;
-        let organisation_id = text_field(&organisation, "id")?;
-        let owner = create_staff(server, &admin, &organisation_id, "owner").await?;
-        let workspace = expect_status(
-            owner
-                .post("/api/workspaces", json!({ "organisation_id": organisation_id, "name": "Urbanisme" }))
-                .await?,
-            201,
-            "creating the workspace",
-        )?;
-        let workspace_id = text_field(&workspace, "id")?;
-        let document_id = Self::document_in(&owner, &workspace_id, title).await?;
-        Ok(Self { admin, organisation_id, owner, workspace_id, document_id })
-    }
-
-    async fn document_in(owner: &Api, workspace_id: &str, title: &str) -> anyhow::Result<String> {
-        let document = expect_status(
-            owner.post(&format!("/api/workspaces/{workspace_id}/documents"), json!({ "title": title })).await?,
-            201,
-            "creating the document",
-        )?;
-        text_field(&document, "id")
-    }
-
-    async fn staff(&self, server: &TestServer, label: &str, role: &str) -> anyhow::Result<Api> {
-        let api = create_staff(server, &self.admin, &self.organisation_id, label).await?;
-        let path = format!("/api/workspaces/{}/members/{}", self.workspace_id, api.user_id());
-        expect_status(self.owner.put(&path, json!({ "role": role })).await?, 204, &format!("making {label} {role}"))?;
-        Ok(api)
-    }
-
-    async fn external(&self, server: &TestServer, label: &str, role: &str) -> anyhow::Result<Api> {
-        let body = json!({ "email": email(label), "display_name": label, "password": password(label), "kind": "external" });
-        let user = expect_status(self.admin.post("/api/users", body).await?, 201, "creating a partner")?;
-        let path = format!("/api/documents/{}/members/{}", self.document_id, text_field(&user, "id")?);
-        let expires_at_ms = relais_tests::fixtures::now_ms() + 3_600_000;
-        expect_status(self.owner.put(&path, json!({ "role": role, "expires_at_ms": expires_at_ms })).await?, 204, "sharing the document")?;
-        Api::sign_in(server, &email(label), &password(label)).await
-    }
-
-    fn path(&self, rest: &str) -> String {
-        format!("/api/documents/{}{rest}", self.document_id)
-    }
+/// An external partner made by the administrator, with `role` on the site's document for an
+/// hour.
+async fn partner(server: &TestServer, site: &Site, label: &str, role: &str) -> anyhow::Result<Api> {
+    let partner = site.external(server, label, label).await?;
+    let path = site.path(&format!("/members/{}", partner.user_id()));
+    let expires_at_ms = relais_tests::fixtures::now_ms() + 3_600_000;
+    expect_status(
+        site.owner
+            .put(
+                &path,
+                json!({ "role": role, "expires_at_ms": expires_at_ms }),
+            )
+            .await?,
+        204,
+        "sharing the document",
+    )?;
+    Ok(partner)
 }
 
 async fn open(server: &TestServer, document: &str, api: &Api) -> anyhow::Result<Socket> {
@@ -88,7 +49,11 @@ async fn open(server: &TestServer, document: &str, api: &Api) -> anyhow::Result<
 
 /// Versions of the document, newest first.
 async fn versions(api: &Api, site: &Site) -> anyhow::Result<Vec<Value>> {
-    let page = expect_status(api.get(&site.path("/versions")).await?, 200, "listing versions")?;
+    let page = expect_status(
+        api.get(&site.path("/versions")).await?,
+        200,
+        "listing versions",
+    )?;
     Ok(page["versions"].as_array().cloned().unwrap_or_default())
 }
 
@@ -107,7 +72,11 @@ fn segments(comparison: &Value, op: &str) -> String {
 
 /// The live content's plain text, paragraphs joined by newlines.
 async fn live_text(api: &Api, site: &Site) -> anyhow::Result<String> {
-    let live = expect_status(api.get(&site.path("/content")).await?, 200, "reading the live content")?;
+    let live = expect_status(
+        api.get(&site.path("/content")).await?,
+        200,
+        "reading the live content",
+    )?;
     Ok(plain(&live["content"]))
 }
 
@@ -123,7 +92,10 @@ fn plain(content: &Value) -> String {
                         walk(child, out);
                     }
                 }
-                if matches!(map.get("type").and_then(Value::as_str), Some("paragraph" | "heading")) {
+                if matches!(
+                    map.get("type").and_then(Value::as_str),
+                    Some("paragraph" | "heading")
+                ) {
                     out.push('\n');
                 }
             }
@@ -150,20 +122,34 @@ async fn versions_compare_and_restore_on_postgres() -> anyhow::Result<()> {
 /// named ones; a comparison shows exactly what was inserted and deleted; a restore brings
 /// every connected client back to the old content and keeps later versions.
 async fn versions_compare_and_restore(backend: Backend) -> anyhow::Result<()> {
-    let server = TestServer::start_with(backend, &["--version-interval-seconds", "1", "--room-grace-ms", "300"]).await?;
+    let server = TestServer::start_with(
+        backend,
+        &["--version-interval-seconds", "1", "--room-grace-ms", "300"],
+    )
+    .await?;
     let site = Site::build(&server, "Compte rendu du conseil").await?;
-    let editor = site.staff(&server, "redactrice", "editor").await?;
+    let editor = site.add_staff(&server, "redactrice", "editor").await?;
 
     // The last editor leaving makes an automatic version.
     let socket = open(&server, &site.document_id, &editor).await?;
     socket.append("Le conseil a voté.")?;
     socket.fence(WAIT).await?;
     socket.close();
-    let automatic = eventually(WAIT, "an automatic version when the last editor leaves", || async {
-        versions(&editor, &site).await.ok().and_then(|list| list.into_iter().find(|v| v["kind"] == "auto"))
-    })
+    let automatic = eventually(
+        WAIT,
+        "an automatic version when the last editor leaves",
+        || async {
+            versions(&editor, &site)
+                .await
+                .ok()
+                .and_then(|list| list.into_iter().find(|v| v["kind"] == "auto"))
+        },
+    )
     .await?;
-    ensure!(automatic["authors"][0]["name"] == "redactrice", "authors of the automatic version: {automatic}");
+    ensure!(
+        automatic["authors"][0]["name"] == "redactrice",
+        "authors of the automatic version: {automatic}"
+    );
 
     // While editing goes on, one more after the interval.
     let socket = open(&server, &site.document_id, &editor).await?;
@@ -172,14 +158,23 @@ async fn versions_compare_and_restore(backend: Backend) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     socket.append(" Deuxième délibération.")?;
     socket.fence(WAIT).await?;
-    eventually(WAIT, "an automatic version after the interval while editing", || async {
-        let list = versions(&editor, &site).await.ok()?;
-        (list.iter().filter(|v| v["kind"] == "auto").count() >= 2).then_some(())
-    })
+    eventually(
+        WAIT,
+        "an automatic version after the interval while editing",
+        || async {
+            let list = versions(&editor, &site).await.ok()?;
+            (list.iter().filter(|v| v["kind"] == "auto").count() >= 2).then_some(())
+        },
+    )
     .await?;
 
     let first = expect_status(
-        editor.post(&site.path("/versions"), json!({ "name": "Avant comité de pilotage" })).await?,
+        editor
+            .post(
+                &site.path("/versions"),
+                json!({ "name": "Avant comité de pilotage" }),
+            )
+            .await?,
         201,
         "naming a version",
     )?;
@@ -189,72 +184,150 @@ async fn versions_compare_and_restore(backend: Backend) -> anyhow::Result<()> {
         text.insert(txn, at, " municipal");
         let length = text.len(txn);
         // Deletes the final "délibération." of the text.
-        text.remove_range(txn, length - "délibération.".len() as u32, "délibération.".len() as u32);
+        text.remove_range(
+            txn,
+            length - "délibération.".len() as u32,
+            "délibération.".len() as u32,
+        );
     })?;
     socket.append("séance levée.")?;
     socket.fence(WAIT).await?;
     let second = expect_status(
-        editor.post(&site.path("/versions"), json!({ "name": "Après comité" })).await?,
+        editor
+            .post(&site.path("/versions"), json!({ "name": "Après comité" }))
+            .await?,
         201,
         "naming a second version",
     )?;
-    let (a, b) = (first["number"].as_u64().context("number")?, second["number"].as_u64().context("number")?);
+    let (a, b) = (
+        first["number"].as_u64().context("number")?,
+        second["number"].as_u64().context("number")?,
+    );
     ensure!(b > a, "numbers increase: {a} then {b}");
 
     let comparison = expect_status(
-        editor.get(&site.path(&format!("/compare?from={a}&to={b}"))).await?,
+        editor
+            .get(&site.path(&format!("/compare?from={a}&to={b}")))
+            .await?,
         200,
         "comparing two versions",
     )?;
     let inserted = segments(&comparison, "insert");
     let deleted = segments(&comparison, "delete");
     // Word by word: "municipal " went in, and "délibération" became "séance levée".
-    ensure!(inserted == "municipal séance levée", "inserted text: {inserted:?} ({comparison})");
-    ensure!(deleted == "délibération", "deleted text: {deleted:?} ({comparison})");
-    ensure!(comparison["summary"]["paragraphs_changed"].as_u64() == Some(1), "{comparison}");
+    ensure!(
+        inserted == "municipal séance levée",
+        "inserted text: {inserted:?} ({comparison})"
+    );
+    ensure!(
+        deleted == "délibération",
+        "deleted text: {deleted:?} ({comparison})"
+    );
+    ensure!(
+        comparison["summary"]["paragraphs_changed"].as_u64() == Some(1),
+        "{comparison}"
+    );
     // Against the live document (nothing changed since `b`) there is nothing to show.
-    let live = expect_status(editor.get(&site.path(&format!("/compare?from={b}"))).await?, 200, "comparing with live")?;
-    ensure!(segments(&live, "insert").is_empty() && segments(&live, "delete").is_empty(), "{live}");
+    let live = expect_status(
+        editor
+            .get(&site.path(&format!("/compare?from={b}")))
+            .await?,
+        200,
+        "comparing with live",
+    )?;
+    ensure!(
+        segments(&live, "insert").is_empty() && segments(&live, "delete").is_empty(),
+        "{live}"
+    );
 
     // Who changed what since the previous version.
-    let changes = expect_status(editor.get(&site.path(&format!("/versions/{b}/changes"))).await?, 200, "changes")?;
+    let changes = expect_status(
+        editor
+            .get(&site.path(&format!("/versions/{b}/changes")))
+            .await?,
+        200,
+        "changes",
+    )?;
     let author = &changes["authors"][0];
-    ensure!(author["person"]["name"] == "redactrice" && author["inserted_chars"].as_u64() > Some(0), "{changes}");
+    ensure!(
+        author["person"]["name"] == "redactrice" && author["inserted_chars"].as_u64() > Some(0),
+        "{changes}"
+    );
 
     // Restore the first named version with two people connected: both come back to it.
-    let other = site.staff(&server, "relectrice", "editor").await?;
+    let other = site.add_staff(&server, "relectrice", "editor").await?;
     let watcher = open(&server, &site.document_id, &other).await?;
     let old_text = "Le conseil a voté. Première délibération. Deuxième délibération.";
-    ensure!(watcher.text().contains("séance levée."), "watcher text: {}", watcher.text());
+    ensure!(
+        watcher.text().contains("séance levée."),
+        "watcher text: {}",
+        watcher.text()
+    );
     let restored = expect_status(
-        editor.post(&site.path(&format!("/versions/{a}/restore")), json!({})).await?,
+        editor
+            .post(&site.path(&format!("/versions/{a}/restore")), json!({}))
+            .await?,
         200,
         "restoring",
     )?;
-    for (name, client) in [("the restorer's editor", &socket), ("the other editor", &watcher)] {
-        eventually(WAIT, &format!("{name} to see the restored text"), || async {
-            (client.text() == old_text).then_some(())
-        })
+    for (name, client) in [
+        ("the restorer's editor", &socket),
+        ("the other editor", &watcher),
+    ] {
+        eventually(
+            WAIT,
+            &format!("{name} to see the restored text"),
+            || async { (client.text() == old_text).then_some(()) },
+        )
         .await?;
     }
-    ensure!(live_text(&editor, &site).await?.trim() == old_text, "live content after restore");
+    ensure!(
+        live_text(&editor, &site).await?.trim() == old_text,
+        "live content after restore"
+    );
     let list = versions(&editor, &site).await?;
     let numbers: Vec<u64> = list.iter().filter_map(|v| v["number"].as_u64()).collect();
-    ensure!(numbers.contains(&a) && numbers.contains(&b), "earlier versions kept: {numbers:?}");
-    ensure!(list[0]["kind"] == "restore" && restored["version"]["number"] == list[0]["number"], "{restored}");
-    let restore_changes =
-        expect_status(editor.get(&site.path(&format!("/versions/{}/changes", list[0]["number"]))).await?, 200, "changes")?;
     ensure!(
-        restore_changes["authors"].as_array().is_some_and(|authors| authors
-            .iter()
-            .any(|author| author["person"]["name"] == "redactrice")),
+        numbers.contains(&a) && numbers.contains(&b),
+        "earlier versions kept: {numbers:?}"
+    );
+    ensure!(
+        list[0]["kind"] == "restore" && restored["version"]["number"] == list[0]["number"],
+        "{restored}"
+    );
+    let restore_changes = expect_status(
+        editor
+            .get(&site.path(&format!("/versions/{}/changes", list[0]["number"])))
+            .await?,
+        200,
+        "changes",
+    )?;
+    ensure!(
+        restore_changes["authors"]
+            .as_array()
+            .is_some_and(|authors| authors
+                .iter()
+                .any(|author| author["person"]["name"] == "redactrice")),
         "the restore is attributed to the restorer: {restore_changes}"
     );
     // Pagination: one at a time, newest first, down to the first.
-    let page = expect_status(editor.get(&site.path("/versions?limit=1")).await?, 200, "first page")?;
+    let page = expect_status(
+        editor.get(&site.path("/versions?limit=1")).await?,
+        200,
+        "first page",
+    )?;
     let before = page["next_before"].as_u64().context("next_before")?;
-    let next = expect_status(editor.get(&site.path(&format!("/versions?limit=1&before={before}"))).await?, 200, "page")?;
-    ensure!(next["versions"][0]["number"].as_u64() == Some(before - 1), "{next}");
+    let next = expect_status(
+        editor
+            .get(&site.path(&format!("/versions?limit=1&before={before}")))
+            .await?,
+        200,
+        "page",
+    )?;
+    ensure!(
+        next["versions"][0]["number"].as_u64() == Some(before - 1),
+        "{next}"
+    );
     Ok(())
 }
 
@@ -274,10 +347,10 @@ async fn review_workflow_on_postgres() -> anyhow::Result<()> {
 async fn review_workflow(backend: Backend) -> anyhow::Result<()> {
     let server = TestServer::start(backend).await?;
     let site = Site::build(&server, "Note de projet").await?;
-    let editor = site.staff(&server, "redacteur", "editor").await?;
-    let validator = site.staff(&server, "validatrice", "validator").await?;
-    let reader = site.staff(&server, "lecteur", "reader").await?;
-    let partner = site.external(&server, "bureau-etudes", "commenter").await?;
+    let editor = site.add_staff(&server, "redacteur", "editor").await?;
+    let validator = site.add_staff(&server, "validatrice", "validator").await?;
+    let reader = site.add_staff(&server, "lecteur", "reader").await?;
+    let partner = partner(&server, &site, "bureau-etudes", "commenter").await?;
 
     let writing = open(&server, &site.document_id, &editor).await?;
     let reading = open(&server, &site.document_id, &reader).await?;
@@ -294,49 +367,119 @@ async fn review_workflow(backend: Backend) -> anyhow::Result<()> {
         ensure!(status == 403, "{who} submitting: {status}");
     }
     let status = expect_status(
-        editor.post(&site.path("/review/submit"), json!({ "note": "Pour le conseil du 2 décembre" })).await?,
+        editor
+            .post(
+                &site.path("/review/submit"),
+                json!({ "note": "Pour le conseil du 2 décembre" }),
+            )
+            .await?,
         200,
         "submitting",
     )?;
-    ensure!(status["state"] == "submitted" && status["frozen"] == true, "{status}");
+    ensure!(
+        status["state"] == "submitted" && status["frozen"] == true,
+        "{status}"
+    );
     let (again, _) = editor.post(&site.path("/review/submit"), json!({})).await?;
     ensure!(again == 409, "a second submission: {again}");
 
     // Frozen: the editor's update is refused at once, reaches nobody and nothing stored.
     writing.append(" Ajout interdit.")?;
     writing.fence(WAIT).await?;
-    ensure!(!writing.denied().is_empty(), "the editor is told the update was refused");
+    ensure!(
+        !writing.denied().is_empty(),
+        "the editor is told the update was refused"
+    );
     reading.fence(WAIT).await?;
-    ensure!(!reading.text().contains("interdit"), "the reader got the refused update: {}", reading.text());
-    ensure!(!live_text(&editor, &site).await?.contains("interdit"), "the store holds the refused update");
-    let (status, _) = editor.post(&site.path("/versions/1/restore"), json!({})).await?;
+    ensure!(
+        !reading.text().contains("interdit"),
+        "the reader got the refused update: {}",
+        reading.text()
+    );
+    ensure!(
+        !live_text(&editor, &site).await?.contains("interdit"),
+        "the store holds the refused update"
+    );
+    let (status, _) = editor
+        .post(&site.path("/versions/1/restore"), json!({}))
+        .await?;
     ensure!(status == 409, "restoring while submitted: {status}");
 
     // Readers compare but cannot restore or approve; only the validator decides.
     let submitted = versions(&reader, &site).await?;
     let number = submitted[0]["number"].as_u64().context("number")?;
     ensure!(submitted[0]["kind"] == "submitted", "{submitted:?}");
-    expect_status(reader.get(&site.path(&format!("/versions/{number}"))).await?, 200, "a reader opens a version")?;
-    expect_status(reader.get(&site.path(&format!("/compare?from={number}"))).await?, 200, "a reader compares")?;
-    let (status, _) = reader.post(&site.path(&format!("/versions/{number}/restore")), json!({})).await?;
+    expect_status(
+        reader
+            .get(&site.path(&format!("/versions/{number}")))
+            .await?,
+        200,
+        "a reader opens a version",
+    )?;
+    expect_status(
+        reader
+            .get(&site.path(&format!("/compare?from={number}")))
+            .await?,
+        200,
+        "a reader compares",
+    )?;
+    let (status, _) = reader
+        .post(
+            &site.path(&format!("/versions/{number}/restore")),
+            json!({}),
+        )
+        .await?;
     ensure!(status == 403, "a reader restoring: {status}");
-    for (who, api) in [("a reader", &reader), ("a commenter partner", &partner), ("the editor", &editor), ("the owner", &site.owner)] {
-        let (status, _) = api.post(&site.path("/review/approve"), json!({ "comment": "ok" })).await?;
+    for (who, api) in [
+        ("a reader", &reader),
+        ("a commenter partner", &partner),
+        ("the editor", &editor),
+        ("the owner", &site.owner),
+    ] {
+        let (status, _) = api
+            .post(&site.path("/review/approve"), json!({ "comment": "ok" }))
+            .await?;
         ensure!(status == 403, "{who} approving: {status}");
     }
-    let (status, _) = validator.post(&site.path("/review/reject"), json!({ "comment": "" })).await?;
+    let (status, _) = validator
+        .post(&site.path("/review/reject"), json!({ "comment": "" }))
+        .await?;
     ensure!(status == 400, "rejecting without a comment: {status}");
     let approved = expect_status(
-        validator.post(&site.path("/review/approve"), json!({ "comment": "Conforme à la délibération" })).await?,
+        validator
+            .post(
+                &site.path("/review/approve"),
+                json!({ "comment": "Conforme à la délibération" }),
+            )
+            .await?,
         200,
         "approving",
     )?;
-    ensure!(approved["state"] == "approved" && approved["frozen"] == false, "{approved}");
-    let sealed = expect_status(validator.get(&site.path(&format!("/versions/{number}"))).await?, 200, "the sealed version")?;
+    ensure!(
+        approved["state"] == "approved" && approved["frozen"] == false,
+        "{approved}"
+    );
+    let sealed = expect_status(
+        validator
+            .get(&site.path(&format!("/versions/{number}")))
+            .await?,
+        200,
+        "the sealed version",
+    )?;
     let seal = &sealed["version"]["seal"];
-    ensure!(seal["validator"]["name"] == "validatrice" && seal["comment"] == "Conforme à la délibération", "{sealed}");
-    let hash = sealed["version"]["sha256"].as_str().context("sha256")?.to_owned();
-    ensure!(plain(&sealed["content"]).trim() == "Texte soumis à validation.", "{sealed}");
+    ensure!(
+        seal["validator"]["name"] == "validatrice"
+            && seal["comment"] == "Conforme à la délibération",
+        "{sealed}"
+    );
+    let hash = sealed["version"]["sha256"]
+        .as_str()
+        .context("sha256")?
+        .to_owned();
+    ensure!(
+        plain(&sealed["content"]).trim() == "Texte soumis à validation.",
+        "{sealed}"
+    );
 
     // Editing resumes (the access watch lifts the freeze within its poll). A client whose
     // edits were refused keeps them locally until it resyncs, so a fresh one writes.
@@ -348,42 +491,94 @@ async fn review_workflow(backend: Backend) -> anyhow::Result<()> {
         text.contains("Suite.").then_some(())
     })
     .await?;
-    ensure!(!live_text(&editor, &site).await?.contains("interdit"), "a refused edit reached the store after approval");
-    let status = expect_status(editor.get(&site.path("/review")).await?, 200, "review state")?;
-    ensure!(status["state"] == "draft", "edited after approval is a draft again: {status}");
+    ensure!(
+        !live_text(&editor, &site).await?.contains("interdit"),
+        "a refused edit reached the store after approval"
+    );
+    let status = expect_status(
+        editor.get(&site.path("/review")).await?,
+        200,
+        "review state",
+    )?;
+    ensure!(
+        status["state"] == "draft",
+        "edited after approval is a draft again: {status}"
+    );
 
     // Publication shows the approved version, not the draft.
     let (status, _) = editor.post(&site.path("/publication"), json!({})).await?;
     ensure!(status == 403, "an editor publishing: {status}");
-    let publication = expect_status(validator.post(&site.path("/publication"), json!({})).await?, 200, "publishing")?;
+    let publication = expect_status(
+        validator
+            .post(&site.path("/publication"), json!({}))
+            .await?,
+        200,
+        "publishing",
+    )?;
     let url = publication["url"].as_str().context("url")?.to_owned();
-    let public_path = url.split_once("/p/").map(|(_, rest)| format!("/p/{rest}")).context("public path")?;
+    let public_path = url
+        .split_once("/p/")
+        .map(|(_, rest)| format!("/p/{rest}"))
+        .context("public path")?;
     let anonymous = Api::anonymous(&server)?;
     let (status, _, page) = anonymous.download(&public_path).await?;
     let page = String::from_utf8(page)?;
     ensure!(status == 200, "public page: {status}");
-    ensure!(page.contains("lang=\"fr\"") && page.contains("Texte soumis à validation."), "{page}");
-    ensure!(!page.contains("Suite.") && !page.contains("interdit"), "the public page shows the draft: {page}");
-    ensure!(page.contains(&hash) && page.contains("Validée le"), "the seal on the public page: {page}");
+    ensure!(
+        page.contains("lang=\"fr\"") && page.contains("Texte soumis à validation."),
+        "{page}"
+    );
+    ensure!(
+        !page.contains("Suite.") && !page.contains("interdit"),
+        "the public page shows the draft: {page}"
+    );
+    ensure!(
+        page.contains(&hash) && page.contains("Validée le"),
+        "the seal on the public page: {page}"
+    );
 
     // Exports of the sealed version verify, by the API and by `relais verify`; a changed file
     // does not.
-    let (status, _, docx) = validator.download(&site.path(&format!("/versions/{number}/export?format=docx"))).await?;
-    ensure!(status == 200 && docx.starts_with(b"PK"), "docx export: {status}");
-    let verdict = expect_status(anonymous.post_bytes("/api/verify", docx.clone()).await?, 200, "verifying")?;
-    ensure!(verdict["matches"] == true && verdict["format"] == "docx" && verdict["seal_sha256"] == hash.as_str(), "{verdict}");
+    let (status, _, docx) = validator
+        .download(&site.path(&format!("/versions/{number}/export?format=docx")))
+        .await?;
+    ensure!(
+        status == 200 && docx.starts_with(b"PK"),
+        "docx export: {status}"
+    );
+    let verdict = expect_status(
+        anonymous.post_bytes("/api/verify", docx.clone()).await?,
+        200,
+        "verifying",
+    )?;
+    ensure!(
+        verdict["matches"] == true
+            && verdict["format"] == "docx"
+            && verdict["seal_sha256"] == hash.as_str(),
+        "{verdict}"
+    );
     let file = server.data_dir().join("export.docx");
     std::fs::write(&file, &docx)?;
     let file_arg = file.display().to_string();
     let (code, stdout, stderr) = server.command_status(&["verify", &file_arg]).await?;
-    ensure!(code == 0 && stdout.contains(&hash), "relais verify: {code} {stdout} {stderr}");
+    ensure!(
+        code == 0 && stdout.contains(&hash),
+        "relais verify: {code} {stdout} {stderr}"
+    );
     let mut altered = docx.clone();
     let last = altered.len() - 1;
     altered[last] ^= 1;
     std::fs::write(&file, &altered)?;
     let (code, _, stderr) = server.command_status(&["verify", &file_arg]).await?;
-    ensure!(code == 1 && stderr.contains("matches no approved version"), "relais verify of a changed file: {code} {stderr}");
-    let verdict = expect_status(anonymous.post_bytes("/api/verify", altered).await?, 200, "verifying a changed file")?;
+    ensure!(
+        code == 1 && stderr.contains("matches no approved version"),
+        "relais verify of a changed file: {code} {stderr}"
+    );
+    let verdict = expect_status(
+        anonymous.post_bytes("/api/verify", altered).await?,
+        200,
+        "verifying a changed file",
+    )?;
     ensure!(verdict["matches"] == false, "{verdict}");
 
     // Nothing changes a sealed version: no API to do it, the database refuses, retention
@@ -391,48 +586,137 @@ async fn review_workflow(backend: Backend) -> anyhow::Result<()> {
     let version_path = site.path(&format!("/versions/{number}"));
     for method in ["DELETE", "PATCH", "PUT"] {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
-        let (status, _) = site.owner.request(method.clone(), &version_path, Some(json!({"name": "x"})), relais_tests::api::Csrf::Session).await?;
-        ensure!(status == 405 || status == 404, "{method} on a sealed version: {status}");
+        let (status, _) = site
+            .owner
+            .request(
+                method.clone(),
+                &version_path,
+                Some(json!({"name": "x"})),
+                relais_tests::api::Csrf::Session,
+            )
+            .await?;
+        ensure!(
+            status == 405 || status == 404,
+            "{method} on a sealed version: {status}"
+        );
     }
     let refused = tamper(&server, backend, &hash).await?;
-    ensure!(refused.iter().all(|(_, refused)| *refused), "the database let a sealed version change: {refused:?}");
-    server.command(&["documents", "thin-versions", "--keep-all-hours", "0", "--hourly-days", "0"], None).await?;
-    let integrity = expect_status(validator.get(&site.path(&format!("/versions/{number}/integrity"))).await?, 200, "integrity")?;
-    ensure!(integrity["intact"] == true && integrity["recorded_sha256"] == hash.as_str(), "{integrity}");
+    ensure!(
+        refused.iter().all(|(_, refused)| *refused),
+        "the database let a sealed version change: {refused:?}"
+    );
+    server
+        .command(
+            &[
+                "documents",
+                "thin-versions",
+                "--keep-all-hours",
+                "0",
+                "--hourly-days",
+                "0",
+            ],
+            None,
+        )
+        .await?;
+    let integrity = expect_status(
+        validator
+            .get(&site.path(&format!("/versions/{number}/integrity")))
+            .await?,
+        200,
+        "integrity",
+    )?;
+    ensure!(
+        integrity["intact"] == true && integrity["recorded_sha256"] == hash.as_str(),
+        "{integrity}"
+    );
 
     // Unpublishing removes the page.
-    expect_status(validator.delete(&site.path("/publication")).await?, 204, "unpublishing")?;
+    expect_status(
+        validator.delete(&site.path("/publication")).await?,
+        204,
+        "unpublishing",
+    )?;
     let (status, _, _) = anonymous.download(&public_path).await?;
     ensure!(status == 404, "public page after unpublishing: {status}");
 
     // A rejection unfreezes without sealing.
-    expect_status(editor.post(&site.path("/review/submit"), json!({})).await?, 200, "submitting again")?;
+    expect_status(
+        editor.post(&site.path("/review/submit"), json!({})).await?,
+        200,
+        "submitting again",
+    )?;
     let rejected = expect_status(
-        validator.post(&site.path("/review/reject"), json!({ "comment": "Manque le budget" })).await?,
+        validator
+            .post(
+                &site.path("/review/reject"),
+                json!({ "comment": "Manque le budget" }),
+            )
+            .await?,
         200,
         "rejecting",
     )?;
-    ensure!(rejected["state"] == "rejected" && rejected["reviews"][0]["comment"] == "Manque le budget", "{rejected}");
+    ensure!(
+        rejected["state"] == "rejected" && rejected["reviews"][0]["comment"] == "Manque le budget",
+        "{rejected}"
+    );
     let latest = versions(&editor, &site).await?;
-    ensure!(latest[0]["seal"].is_null(), "a rejected version is not sealed: {}", latest[0]);
+    ensure!(
+        latest[0]["seal"].is_null(),
+        "a rejected version is not sealed: {}",
+        latest[0]
+    );
 
     // The journal has it all.
-    let journal = expect_status(site.admin.get("/api/audit?limit=500").await?, 200, "the audit journal")?;
-    let actions: Vec<&str> = journal.as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
-    for action in ["document.submitted", "document.approved", "document.published", "document.unpublished", "document.rejected"] {
-        ensure!(actions.contains(&action), "{action} not journaled: {actions:?}");
+    let journal = expect_status(
+        site.admin.get("/api/audit?limit=500").await?,
+        200,
+        "the audit journal",
+    )?;
+    let actions: Vec<&str> = journal
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "document.submitted",
+        "document.approved",
+        "document.published",
+        "document.unpublished",
+        "document.rejected",
+    ] {
+        ensure!(
+            actions.contains(&action),
+            "{action} not journaled: {actions:?}"
+        );
     }
     Ok(())
 }
 
 /// Tries to change the sealed version (state hash `hash`) directly in the database; returns
 /// each attempt and whether it was refused.
-async fn tamper(server: &TestServer, backend: Backend, hash: &str) -> anyhow::Result<Vec<(&'static str, bool)>> {
+async fn tamper(
+    server: &TestServer,
+    backend: Backend,
+    hash: &str,
+) -> anyhow::Result<Vec<(&'static str, bool)>> {
     let attempts = [
-        ("update the hash", "UPDATE document_versions SET sha256 = repeat('0', 64) WHERE sha256 = $1"),
-        ("update the name", "UPDATE document_versions SET name = 'falsifiée' WHERE sha256 = $1"),
-        ("update the comment", "UPDATE document_versions SET seal_comment = 'falsifié' WHERE sha256 = $1"),
-        ("delete it", "DELETE FROM document_versions WHERE sha256 = $1"),
+        (
+            "update the hash",
+            "UPDATE document_versions SET sha256 = repeat('0', 64) WHERE sha256 = $1",
+        ),
+        (
+            "update the name",
+            "UPDATE document_versions SET name = 'falsifiée' WHERE sha256 = $1",
+        ),
+        (
+            "update the comment",
+            "UPDATE document_versions SET seal_comment = 'falsifié' WHERE sha256 = $1",
+        ),
+        (
+            "delete it",
+            "DELETE FROM document_versions WHERE sha256 = $1",
+        ),
     ];
     let mut outcomes = Vec::new();
     match backend {
@@ -441,14 +725,20 @@ async fn tamper(server: &TestServer, backend: Backend, hash: &str) -> anyhow::Re
             let mut connection = sqlx::SqliteConnection::connect(url).await?;
             for (what, statement) in attempts {
                 let statement = statement.replace("repeat('0', 64)", "printf('%064d', 0)");
-                let outcome = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(hash).execute(&mut connection).await;
+                let outcome = sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .bind(hash)
+                    .execute(&mut connection)
+                    .await;
                 outcomes.push((what, outcome.is_err()));
             }
         }
         Backend::Postgres => {
             let mut connection = sqlx::PgConnection::connect(server.database_url()).await?;
             for (what, statement) in attempts {
-                let outcome = sqlx::query(statement).bind(hash).execute(&mut connection).await;
+                let outcome = sqlx::query(statement)
+                    .bind(hash)
+                    .execute(&mut connection)
+                    .await;
                 outcomes.push((what, outcome.is_err()));
             }
         }
@@ -472,9 +762,23 @@ fn write_minutes(txn: &mut yrs::TransactionMut<'_>) {
     let paragraph: XmlElementRef = fragment.push_back(txn, XmlElementPrelim::empty("paragraph"));
     let text: XmlTextRef = paragraph.push_back(txn, XmlTextPrelim::new(""));
     text.insert(txn, 0, "Voir le ");
-    let link = HashMap::from([(Arc::<str>::from("link"), Any::from(HashMap::from([("href".to_owned(), Any::from("https://www.collectivites-locales.gouv.fr"))])))]);
-    text.insert_with_attributes(txn, 8, "portail des collectivités", link.into_iter().collect());
-    let bold = HashMap::from([(Arc::<str>::from("bold"), Any::from(HashMap::<String, Any>::new()))]);
+    let link = HashMap::from([(
+        Arc::<str>::from("link"),
+        Any::from(HashMap::from([(
+            "href".to_owned(),
+            Any::from("https://www.collectivites-locales.gouv.fr"),
+        )])),
+    )]);
+    text.insert_with_attributes(
+        txn,
+        8,
+        "portail des collectivités",
+        link.into_iter().collect(),
+    );
+    let bold = HashMap::from([(
+        Arc::<str>::from("bold"),
+        Any::from(HashMap::<String, Any>::new()),
+    )]);
     let end = text.len(txn);
     text.insert_with_attributes(txn, end, " avant vendredi", bold.into_iter().collect());
     let list: XmlElementRef = fragment.push_back(txn, XmlElementPrelim::empty("bulletList"));
@@ -485,10 +789,21 @@ fn write_minutes(txn: &mut yrs::TransactionMut<'_>) {
         t.insert(txn, 0, item);
     }
     let table: XmlElementRef = fragment.push_back(txn, XmlElementPrelim::empty("table"));
-    for (row_index, row) in [["Qui", "Quoi", "Échéance"], ["Mairie", "Convoquer", "2026-12-02"], ["Bureau d'études", "Chiffrer", "2026-12-15"]].iter().enumerate() {
+    for (row_index, row) in [
+        ["Qui", "Quoi", "Échéance"],
+        ["Mairie", "Convoquer", "2026-12-02"],
+        ["Bureau d'études", "Chiffrer", "2026-12-15"],
+    ]
+    .iter()
+    .enumerate()
+    {
         let tr: XmlElementRef = table.push_back(txn, XmlElementPrelim::empty("tableRow"));
         for cell in row {
-            let kind = if row_index == 0 { "tableHeader" } else { "tableCell" };
+            let kind = if row_index == 0 {
+                "tableHeader"
+            } else {
+                "tableCell"
+            };
             let td: XmlElementRef = tr.push_back(txn, XmlElementPrelim::empty(kind));
             let p: XmlElementRef = td.push_back(txn, XmlElementPrelim::empty("paragraph"));
             let t: XmlTextRef = p.push_back(txn, XmlTextPrelim::new(""));
@@ -497,7 +812,12 @@ fn write_minutes(txn: &mut yrs::TransactionMut<'_>) {
     }
     for (assignee, due, status, what) in [
         ("Mairie", "2026-12-02", "open", "Envoyer la convocation"),
-        ("Bureau d'études", "2026-11-30", "open", "Chiffrer la variante"),
+        (
+            "Bureau d'études",
+            "2026-11-30",
+            "open",
+            "Chiffrer la variante",
+        ),
         ("Bailleur", "2026-11-20", "done", "Transmettre le plan"),
     ] {
         let action: XmlElementRef = fragment.push_back(txn, XmlElementPrelim::empty("actionItem"));
@@ -519,7 +839,9 @@ async fn minutes_export_and_actions() -> anyhow::Result<()> {
 
     // The open actions of the workspace, by due date.
     let actions = expect_status(
-        site.owner.get(&format!("/api/workspaces/{}/actions", site.workspace_id)).await?,
+        site.owner
+            .get(&format!("/api/workspaces/{}/actions", site.workspace_id))
+            .await?,
         200,
         "listing open actions",
     )?;
@@ -527,33 +849,84 @@ async fn minutes_export_and_actions() -> anyhow::Result<()> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|a| (a["assignee"].as_str().unwrap_or_default().to_owned(), a["text"].as_str().unwrap_or_default().to_owned()))
+        .map(|a| {
+            (
+                a["assignee"].as_str().unwrap_or_default().to_owned(),
+                a["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     ensure!(
-        listed == [
-            ("Bureau d'études".to_owned(), "Chiffrer la variante".to_owned()),
-            ("Mairie".to_owned(), "Envoyer la convocation".to_owned())
-        ],
+        listed
+            == [
+                (
+                    "Bureau d'études".to_owned(),
+                    "Chiffrer la variante".to_owned()
+                ),
+                ("Mairie".to_owned(), "Envoyer la convocation".to_owned())
+            ],
         "open actions: {actions}"
     );
-    ensure!(actions[0]["document_title"] == "Comité de pilotage du 25 novembre" && actions[0]["due"] == "2026-11-30", "{actions}");
-    let done = expect_status(site.owner.get(&format!("/api/workspaces/{}/actions?status=done", site.workspace_id)).await?, 200, "done")?;
+    ensure!(
+        actions[0]["document_title"] == "Comité de pilotage du 25 novembre"
+            && actions[0]["due"] == "2026-11-30",
+        "{actions}"
+    );
+    let done = expect_status(
+        site.owner
+            .get(&format!(
+                "/api/workspaces/{}/actions?status=done",
+                site.workspace_id
+            ))
+            .await?,
+        200,
+        "done",
+    )?;
     ensure!(done.as_array().map(Vec::len) == Some(1), "{done}");
 
-    let version = expect_status(site.owner.post(&site.path("/versions"), json!({ "name": "Diffusion" })).await?, 201, "naming")?;
+    let version = expect_status(
+        site.owner
+            .post(&site.path("/versions"), json!({ "name": "Diffusion" }))
+            .await?,
+        201,
+        "naming",
+    )?;
     let number = version["number"].as_u64().context("number")?;
     let python = relais_tests::workspace_root().join("target/test-venv/bin/python");
     let script = relais_tests::workspace_root().join("tests/python/read_export.py");
-    ensure!(python.exists(), "{} is missing: run ./scripts/test, which installs python-docx and odfpy", python.display());
+    ensure!(
+        python.exists(),
+        "{} is missing: run ./scripts/test, which installs python-docx and odfpy",
+        python.display()
+    );
     for format in ["docx", "odt"] {
-        let (status, content_type, bytes) = site.owner.download(&site.path(&format!("/versions/{number}/export?format={format}"))).await?;
+        let (status, content_type, bytes) = site
+            .owner
+            .download(&site.path(&format!("/versions/{number}/export?format={format}")))
+            .await?;
         ensure!(status == 200, "{format} export: {status}");
-        ensure!(content_type.contains(if format == "docx" { "wordprocessingml" } else { "opendocument.text" }), "{content_type}");
+        ensure!(
+            content_type.contains(if format == "docx" {
+                "wordprocessingml"
+            } else {
+                "opendocument.text"
+            }),
+            "{content_type}"
+        );
         let file = server.data_dir().join(format!("minutes.{format}"));
         std::fs::write(&file, &bytes)?;
-        let output = tokio::process::Command::new(&python).arg(&script).arg(&file).output().await?;
-        ensure!(output.status.success(), "reading back {format}: {}", String::from_utf8_lossy(&output.stderr));
-        let read: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("{format} summary"))?;
+        let output = tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(&file)
+            .output()
+            .await?;
+        ensure!(
+            output.status.success(),
+            "reading back {format}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let read: Value =
+            serde_json::from_slice(&output.stdout).with_context(|| format!("{format} summary"))?;
         let dump = read.to_string();
         for expected in [
             "Compte rendu du comité de pilotage",
@@ -568,14 +941,25 @@ async fn minutes_export_and_actions() -> anyhow::Result<()> {
             "Chiffrer la variante",
             "Comité de pilotage du 25 novembre",
         ] {
-            ensure!(dump.contains(expected), "{format} export lacks {expected:?}: {dump}");
+            ensure!(
+                dump.contains(expected),
+                "{format} export lacks {expected:?}: {dump}"
+            );
         }
         check_structure(format, &read)?;
     }
     for format in ["md", "html"] {
-        let (status, _, bytes) = site.owner.download(&site.path(&format!("/versions/{number}/export?format={format}"))).await?;
+        let (status, _, bytes) = site
+            .owner
+            .download(&site.path(&format!("/versions/{number}/export?format={format}")))
+            .await?;
         let text = String::from_utf8(bytes)?;
-        ensure!(status == 200 && text.contains("Budget voté") && text.contains("https://www.collectivites-locales.gouv.fr"), "{format}: {text}");
+        ensure!(
+            status == 200
+                && text.contains("Budget voté")
+                && text.contains("https://www.collectivites-locales.gouv.fr"),
+            "{format}: {text}"
+        );
     }
     Ok(())
 }
@@ -585,22 +969,36 @@ async fn minutes_export_and_actions() -> anyhow::Result<()> {
 fn check_structure(format: &str, read: &Value) -> anyhow::Result<()> {
     let headings = read["headings"].as_array().context("headings")?;
     ensure!(
-        headings.iter().any(|h| h["text"] == "Compte rendu du comité de pilotage" && h["level"] == 1)
-            && headings.iter().any(|h| h["text"] == "Décisions" && h["level"] == 2),
+        headings
+            .iter()
+            .any(|h| h["text"] == "Compte rendu du comité de pilotage" && h["level"] == 1)
+            && headings
+                .iter()
+                .any(|h| h["text"] == "Décisions" && h["level"] == 2),
         "{format} headings: {headings:?}"
     );
-    let items: Vec<&str> = read["list_items"].as_array().context("list_items")?.iter().filter_map(|i| i["text"].as_str()).collect();
+    let items: Vec<&str> = read["list_items"]
+        .as_array()
+        .context("list_items")?
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
     for item in ["Budget voté", "Calendrier validé", "Marché attribué"] {
         ensure!(items.contains(&item), "{format} list items: {items:?}");
     }
     let links = read["links"].as_array().context("links")?;
     ensure!(
-        links.iter().any(|l| l["href"] == "https://www.collectivites-locales.gouv.fr" && l["text"] == "portail des collectivités"),
+        links
+            .iter()
+            .any(|l| l["href"] == "https://www.collectivites-locales.gouv.fr"
+                && l["text"] == "portail des collectivités"),
         "{format} links: {links:?}"
     );
     let tables = read["tables"].as_array().context("tables")?;
     ensure!(
-        tables.iter().any(|t| t[0] == json!(["Qui", "Quoi", "Échéance"]) && t[2][0] == "Bureau d'études"),
+        tables
+            .iter()
+            .any(|t| t[0] == json!(["Qui", "Quoi", "Échéance"]) && t[2][0] == "Bureau d'études"),
         "{format} tables: {tables:?}"
     );
     Ok(())
