@@ -14,7 +14,11 @@
 // - in the document's discussion panel, Anne sends Markdown with an HTML injection attempt:
 //   Bruno sees her typing, then the message live with the bold rendered, no <img> and nothing
 //   run; Bruno answers on two lines (Shift+Enter) and Anne sees it and reacts with 👍; Claire
-//   has an unread badge, sees both messages, and her composer is disabled;
+//   has an unread badge, sees both messages, and her composer is disabled; Bruno answers
+//   Anne's message in a thread from the keyboard (« Répondre »), and Anne sees the reply quoting
+//   and linking to her message, which counts « 1 réponse »; Anne attaches a text file (a refused
+//   type is explained first) and Bruno gets a download link with its size; Anne edits her
+//   message and Bruno sees « (modifié) »; Anne deletes one after a confirmation;
 // - once Anne removes Claire, she is told "Accès retiré ou refusé" and loses the discussion;
 // - Anne loses the network ("Hors ligne — les modifications seront envoyées") and types: Bruno
 //   does not get it until the network is back, then within seconds, and Anne sees "Enregistré";
@@ -25,7 +29,8 @@
 //   a confirmation; Bruno, an editor, may rename but neither share nor delete;
 // - Anne creates a channel in the "Messages" view and mentions Bruno, who follows the mention
 //   badges from the home screen to the message;
-// - Bruno signs out in another tab, and his document's tab goes back to the sign-in form.
+// - Bruno signs out in another tab, and his document's tab goes back to the sign-in form;
+// - Anne switches the interface to English from the header, then back to French.
 // With `--scenario history`, the version history and the validation workflow instead (see
 // `historyAndValidation` below): meeting minutes from the template with an action item, a named
 // version, a comparison with <ins>, a submission that turns the editor read-only, a validator's
@@ -344,6 +349,71 @@ async function coEditing() {
     if (leaked.pwned !== undefined || leaked.images !== 0) throw new Error(`a message injected HTML: ${JSON.stringify(leaked)}`)
   }
 
+  step('bruno replies to anne in a thread, from the keyboard')
+  const firstSeq = await chatPanel(bruno).locator('li.chat-message[data-seq]', { hasText: 'Budget en' }).getAttribute('data-seq')
+  const anneFirst = (page) => chatPanel(page).locator(`li.chat-message[data-seq="${firstSeq}"]`)
+  const replyButton = anneFirst(bruno).getByRole('button', { name: 'Répondre', exact: true })
+  await replyButton.focus()
+  await bruno.keyboard.press('Enter')
+  const replyContext = chatPanel(bruno).locator('.chat-reply-box')
+  await replyContext.getByText(/^Réponse à Anne Martin : « Budget en gras/).waitFor()
+  const brunoComposer = chatPanel(bruno).getByLabel('Votre message')
+  if (!(await brunoComposer.evaluate((input) => input === document.activeElement))) throw new Error('« Répondre » did not move focus to the composer')
+  await bruno.keyboard.type('Je prends le budget.')
+  await bruno.keyboard.press('Enter')
+  if (await replyContext.isVisible()) throw new Error('the reply context stays after sending')
+  const annesReply = chatPanel(anne).locator('li.chat-message.chat-reply[data-seq]', { hasText: 'Je prends le budget.' })
+  const quoteLink = annesReply.locator('.chat-quote').getByRole('link', { name: 'En réponse à Anne Martin' })
+  await quoteLink.waitFor()
+  await anneFirst(anne).locator('.chat-thread').getByRole('link', { name: /^1 réponse/ }).waitFor()
+  await quoteLink.click()
+  if (!(await anneFirst(anne).evaluate((item) => item === document.activeElement))) throw new Error('the quote does not lead to the message it answers')
+
+  step('anne attaches a text file; a refused type is explained')
+  const attach = async (file) => {
+    const [chooser] = await Promise.all([anne.waitForEvent('filechooser'), chatPanel(anne).getByRole('button', { name: 'Joindre un fichier' }).click()])
+    await chooser.setFiles(file)
+  }
+  await attach({ name: 'programme.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') })
+  await chatPanel(anne).locator('.chat-error', { hasText: '« programme.exe » n’a pas pu être joint : les fichiers de type « application/x-msdownload » ne sont pas acceptés par le serveur.' }).waitFor()
+  const fileText = 'Ordre du jour\n1. Budget\n'
+  await attach({ name: 'ordre-du-jour.txt', mimeType: 'text/plain', buffer: Buffer.from(fileText) })
+  await chatPanel(anne).getByRole('list', { name: 'Fichiers joints au prochain message' }).getByText('ordre-du-jour.txt (24 octets)').waitFor()
+  await anneComposer.fill('Le programme en pièce jointe.')
+  await anneComposer.press('Enter')
+  const download = chatPanel(bruno).locator('li.chat-message[data-seq]', { hasText: 'Le programme en pièce jointe.' })
+    .getByRole('list', { name: 'Pièces jointes' }).getByRole('link', { name: 'ordre-du-jour.txt' })
+  await download.waitFor()
+  // Intl puts a no-break space between the number and its unit.
+  const fileSize = (await download.locator('xpath=..').textContent()).replace(/\s/g, ' ')
+  if (fileSize !== 'ordre-du-jour.txt (24 octets)') throw new Error(`the attachment reads ${fileSize}`)
+  if (await download.getAttribute('download') !== 'ordre-du-jour.txt') throw new Error('the attachment is not a download')
+  const fetched = await bruno.request.get(`${args.url}${await download.getAttribute('href')}`)
+  if (await fetched.text() !== fileText || !(fetched.headers()['content-disposition'] ?? '').startsWith('attachment')) {
+    throw new Error(`the attachment downloads as ${fetched.status()} ${fetched.headers()['content-disposition']}`)
+  }
+
+  step('anne edits her message; bruno sees « (modifié) »')
+  await anneFirst(anne).getByRole('button', { name: 'Modifier', exact: true }).click()
+  const editor = anneFirst(anne).getByLabel('Modifier le message')
+  if (await editor.inputValue() !== attack) throw new Error(`the editor holds ${await editor.inputValue()}`)
+  await audit(anne, 'discussion with a thread, an attachment and a message being edited')
+  await editor.press('Escape')
+  await anneFirst(anne).getByRole('button', { name: 'Modifier', exact: true }).click()
+  await editor.fill('Budget en **gras**, version corrigée.')
+  await editor.press('Enter')
+  const brunoSeesEdit = chatPanel(bruno).locator('li.chat-message[data-seq]', { hasText: 'version corrigée.' })
+  await brunoSeesEdit.locator('.chat-edited', { hasText: '(modifié)' }).waitFor()
+  await chatPanel(bruno).locator('.chat-quote', { hasText: 'Budget en gras, version corrigée.' }).waitFor()
+  await anneFirst(anne).getByRole('button', { name: 'Modifier', exact: true }).waitFor()
+
+  step('anne deletes a message after a confirmation')
+  await chatPanel(anne).locator('li.chat-message[data-seq]', { hasText: 'Le programme en pièce jointe.' }).getByRole('button', { name: 'Supprimer', exact: true }).click()
+  await anne.getByRole('dialog', { name: 'Supprimer ce message ?' }).getByRole('button', { name: 'Supprimer le message' }).click()
+  await chatPanel(bruno).locator('li.chat-deleted[data-seq]', { hasText: 'Message supprimé' }).waitFor()
+  if (await chatPanel(bruno).getByRole('link', { name: 'ordre-du-jour.txt' }).count() !== 0) throw new Error('a deleted message keeps its attachment')
+  await shoot(bruno, 'discussion-thread')
+
   step('anne removes claire')
   const claireId = (await apiAs(claire)).session.user.id
   await anneApi.send('DELETE', `/api/workspaces/${workspace.id}/members/${claireId}`)
@@ -527,6 +597,18 @@ async function coEditing() {
   await brunoHome.getByRole('button', { name: 'Se déconnecter' }).click()
   await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
   await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
+
+  step('anne switches the interface to English')
+  await anne.getByRole('combobox', { name: 'Langue' }).selectOption('en')
+  await anne.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout })
+  const englishChat = anne.locator('#conversation-pane')
+  await englishChat.locator('.chat[data-live="true"]').waitFor()
+  await englishChat.getByLabel('Your message').waitFor()
+  await englishChat.getByRole('button', { name: 'Attach a file' }).waitFor()
+  await englishChat.locator('li.chat-message[data-seq]', { hasText: 'Réunion jeudi' }).getByRole('button', { name: 'Reply', exact: true }).waitFor()
+  await anne.getByRole('combobox', { name: 'Language' }).selectOption('fr')
+  await anne.waitForFunction(() => document.documentElement.lang === 'fr', null, { timeout })
+  await anne.locator('#conversation-pane').getByLabel('Votre message').waitFor()
 
   return { text: anneText, offline_states: offlineStates, offline_edit_delivered_after_ms: deliveredAfterMs }
 }

@@ -2,8 +2,10 @@
 //! workspaces and documents, co-editing rich text (TipTap) with named carets and one's own undo,
 //! presence, an external partner invited as reader,
 //! the discussion beside the document (live, rendered inert, read-only for the reader),
-//! reactions, a channel with a mention, revocation and sign-out, edits made offline (kept back
-//! until the network returns, and kept in the browser across a closed tab); and the version history with
+//! reactions, a reply in a thread, an attachment, an edited and a deleted message,
+//! a channel with a mention, revocation and sign-out, edits made offline (kept back
+//! until the network returns, and kept in the browser across a closed tab), the English interface;
+//! and the version history with
 //! the validation workflow: meeting minutes from the template, a named version compared with the
 //! current text, a submission that turns the editor read-only, a validator's approval seen live
 //! by the editor. The scenarios are in `node/browser.mjs`; screenshots of the main screens go to

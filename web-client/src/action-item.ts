@@ -6,7 +6,7 @@
 import { type Editor, mergeAttributes, Node } from '@tiptap/core'
 import type { Node as ProseMirrorNode, NodeType } from '@tiptap/pm/model'
 import { TextSelection } from '@tiptap/pm/state'
-import { t } from './i18n'
+import { locale, t } from './i18n'
 import { el } from './ui'
 
 export const ACTION_ITEM = 'actionItem'
@@ -227,7 +227,7 @@ export function addActionItem(editor: Editor): boolean {
   return false
 }
 
-const LONG_DATE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'full' })
+const LONG_DATE = new Intl.DateTimeFormat(locale, { dateStyle: 'full' })
 
 /** The meeting minutes template: Date, Participants, Ordre du jour, Décisions, Actions. */
 function minutesTemplate(): Record<string, unknown> {

@@ -312,16 +312,24 @@ export function useSession(session: Session | null): Session | null {
   return session
 }
 
+/** A body sent as it is (a file), with its own type, instead of JSON. */
+interface RawBody {
+  raw: Blob
+  type: string
+}
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const raw = body instanceof Object && 'raw' in body ? body as RawBody : null
+  if (raw !== null) headers['Content-Type'] = raw.type
+  else if (body !== undefined) headers['Content-Type'] = 'application/json'
   let response: Response
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? null : JSON.stringify(body),
+      body: raw !== null ? raw.raw : body === undefined ? null : JSON.stringify(body),
       credentials: 'same-origin'
     })
   } catch {
@@ -387,6 +395,10 @@ export const api = {
   messagesBefore: (conversation: string, beforeSeq: number | null, limit: number) =>
     call<ChatMessage[]>('GET', path`/api/conversations/${conversation}/messages` +
       `?limit=${limit}${beforeSeq === null ? '' : `&before_seq=${beforeSeq}`}`),
+  /** Uploads a file to attach to a message (413 over the size limit, 415 a refused type). */
+  uploadAttachment: (conversation: string, file: File) =>
+    call<Attachment>('POST', path`/api/conversations/${conversation}/attachments` + `?name=${encodeURIComponent(file.name)}`,
+      { raw: file, type: file.type === '' ? 'application/octet-stream' : file.type } satisfies RawBody),
   acceptInvitation: async (secret: string, display_name?: string, password?: string) =>
     useSession(await call<Session>('POST', path`/api/invitations/${secret}/accept`, { display_name, password })) as Session,
   versions: (document: string, before: number | null, limit = 50) =>

@@ -35,9 +35,18 @@ interface Subscription {
   listener: ConversationListener
 }
 
+/** What a message may carry besides its text. */
+export interface SendExtras {
+  /** The message it answers (a thread). */
+  replyToSeq?: number | null
+  /** Ids of attachments uploaded beforehand. */
+  attachments?: string[]
+}
+
 interface PendingSend {
   conversationId: string
   body: string
+  extras: SendExtras
   /** The connection it was last sent on; resent on the next ones until acknowledged. */
   sentOn: number
 }
@@ -117,8 +126,8 @@ export class ChatSocket {
    * Sends a message (now if the subscription is live, else once it is) and keeps it until
    * its `ack`. Give `clientId` to try again a refused one.
    */
-  send(conversationId: string, body: string, clientId: string = newClientId()): string {
-    const send: PendingSend = { conversationId, body, sentOn: 0 }
+  send(conversationId: string, body: string, extras: SendExtras = {}, clientId: string = newClientId()): string {
+    const send: PendingSend = { conversationId, body, extras, sentOn: 0 }
     this.pending.set(clientId, send)
     if (this.subscriptions.get(conversationId)?.live === true) this.transmit(clientId, send)
     return clientId
@@ -142,6 +151,16 @@ export class ChatSocket {
     return this.live(conversationId) && this.frame({ type: 'react', conversation_id: conversationId, seq, emoji, add })
   }
 
+  /** Replaces the text of one's own message; `message_edited` follows. */
+  edit(conversationId: string, seq: number, body: string): boolean {
+    return this.live(conversationId) && this.frame({ type: 'edit', conversation_id: conversationId, seq, body })
+  }
+
+  /** Deletes one's own message; `message_deleted` follows. */
+  delete(conversationId: string, seq: number): boolean {
+    return this.live(conversationId) && this.frame({ type: 'delete', conversation_id: conversationId, seq })
+  }
+
   private live(conversationId: string): boolean {
     return this.isOpen() && this.subscriptions.get(conversationId)?.live === true
   }
@@ -157,7 +176,10 @@ export class ChatSocket {
   }
 
   private transmit(clientId: string, send: PendingSend): void {
-    if (this.frame({ type: 'send', conversation_id: send.conversationId, client_id: clientId, body: send.body })) {
+    const frame: Record<string, unknown> = { type: 'send', conversation_id: send.conversationId, client_id: clientId, body: send.body }
+    if (send.extras.replyToSeq != null) frame['reply_to_seq'] = send.extras.replyToSeq
+    if (send.extras.attachments !== undefined && send.extras.attachments.length > 0) frame['attachments'] = send.extras.attachments
+    if (this.frame(frame)) {
       send.sentOn = this.generation
     }
   }

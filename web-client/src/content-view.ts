@@ -2,13 +2,13 @@
 // comparison's paragraphs. Everything is built with DOM calls, text through `textContent`;
 // links keep only http, https and mailto addresses.
 import type { Block, DiffSummary, Inline, ListItem, ParagraphDiff } from './api'
-import { t } from './i18n'
+import { locale, t } from './i18n'
 import { el } from './ui'
 
 /** Nesting beyond this is shown flat (the server already bounds it; this guards the stack). */
 const MAX_DEPTH = 40
 
-const DUE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeZone: 'UTC' })
+const DUE = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' })
 
 /** A `YYYY-MM-DD` date in words, or the text as is when it is not one. */
 export function formatDay(day: string): string {

@@ -1,12 +1,18 @@
-// The wording of the version history, the validation workflow and the meeting minutes, in
-// one place. French is the interface's language; strings that take values are functions, so
-// that each language can order the words its own way.
+// The wording of the version history, the validation workflow, the meeting minutes and the
+// chat, in one place. French is the interface's language by default, English the other one
+// (chosen in the header, kept in this browser); strings that take values are functions, so
+// that each language can order the words its own way. The English catalogue has the French
+// one's type: a key missing or added in either fails the build.
 
 const plural = (n: number, one: string, many: string) => `${n} ${n > 1 ? many : one}`
+/** English counts: « 1 reply », « 0 replies ». */
+const pluralEn = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 const fr = {
   common: {
-    required: 'Ce champ est obligatoire.'
+    required: 'Ce champ est obligatoire.',
+    /** The language switch in the header. */
+    language: 'Langue'
   },
 
   // ---- whether the server has this tab's edits (next to the document's title) -------------
@@ -220,12 +226,101 @@ const fr = {
     reloaded: 'Édition rouverte : le document a été rechargé, sans les modifications refusées pendant la validation.'
   },
 
+  // ---- chat: a conversation, its threads, attachments, edits -------------------------------
+  chat: {
+    older: 'Afficher les messages précédents',
+    empty: 'Aucun message pour l’instant.',
+    composer: 'Écrire un message',
+    inputLabel: 'Votre message',
+    hint: 'Entrée pour envoyer, Maj+Entrée pour aller à la ligne. Mise en forme : **gras**, *italique*, listes.',
+    send: 'Envoyer',
+    readOnly: 'Vous pouvez lire cette discussion mais pas y écrire.',
+    connection: {
+      connecting: 'Connexion à la discussion…',
+      open: '',
+      offline: 'Discussion hors ligne : nouvelle tentative bientôt. Vos messages partiront à la reconnexion.',
+      ended: 'Discussion déconnectée.'
+    },
+    /** A refusal on the chat connection, by the API's code. */
+    error: (code: string): string => {
+      switch (code) {
+        case 'rate_limited': return 'Trop de messages à la suite : attendez un peu avant d’envoyer le suivant.'
+        case 'too_large': return 'Message trop long : raccourcissez-le ou envoyez-le en plusieurs fois.'
+        case 'forbidden': return 'Vous ne pouvez pas faire cela dans cette discussion.'
+        case 'not_found': return 'Discussion, message ou fichier introuvable, ou vous n’y avez plus accès.'
+        case 'bad_request': return 'Message refusé par le serveur (vide ou caractères non permis).'
+        case 'unavailable': return 'Discussion momentanément indisponible : réessayez plus tard.'
+        case 'unauthenticated': return 'Votre session a expiré : reconnectez-vous.'
+        default: return 'Erreur du serveur : réessayez plus tard.'
+      }
+    },
+    lostAccess: 'Vous n’avez plus accès à cette discussion.',
+    offlineRetry: 'Discussion hors ligne : réessayez dans un instant.',
+    olderFailed: (reason: string) => `Impossible de charger les messages précédents. ${reason}`,
+    sending: 'envoi en cours…',
+    sent: 'envoyé',
+    notSent: (reason: string) => `non envoyé : ${reason}`,
+    takeBack: 'Reprendre le texte',
+    retry: 'Réessayer',
+    abandon: 'Abandonner',
+    edited: '(modifié)',
+    deleted: 'Message supprimé',
+    reactionPeople: (count: number, mine: boolean) => `${plural(count, 'personne', 'personnes')}${mine ? ', dont vous' : ''}`,
+    reactionButton: (emoji: string, people: string, mine: boolean) =>
+      `Réaction ${emoji} : ${people}. ${mine ? 'Retirer la vôtre' : 'Ajouter la vôtre'}`,
+    reactionText: (emoji: string, people: string) => `Réaction ${emoji} : ${people}`,
+    reactWith: (emoji: string) => `Réagir avec ${emoji}`,
+    typingOne: (name: string) => `${name} écrit…`,
+    typingTwo: (first: string, second: string) => `${first} et ${second} écrivent…`,
+    typingMany: 'Plusieurs personnes écrivent…',
+    actions: (name: string) => `Actions sur le message de ${name}`,
+    // Threads.
+    reply: 'Répondre',
+    replyingTo: (name: string, excerpt: string) => `Réponse à ${name} : « ${excerpt} »`,
+    cancelReply: 'Annuler la réponse',
+    inReplyTo: (name: string) => `En réponse à ${name}`,
+    inReplyToOlder: 'En réponse à un message précédent',
+    inReplyToDeleted: 'En réponse à un message supprimé',
+    replies: (n: number) => plural(n, 'réponse', 'réponses'),
+    lastReply: ' (aller à la dernière)',
+    noExcerpt: 'fichier joint',
+    // Attachments.
+    attach: 'Joindre un fichier',
+    attachments: 'Pièces jointes',
+    pendingFiles: 'Fichiers joints au prochain message',
+    uploading: (name: string) => `Envoi de « ${name} »…`,
+    uploaded: (name: string) => `« ${name} » joint au message.`,
+    removeFile: 'Retirer',
+    removeFileLabel: (name: string) => `Retirer « ${name} »`,
+    uploadFailed: (name: string, reason: string) => `« ${name} » n’a pas pu être joint : ${reason}`,
+    fileTooLarge: (limit: string | null) => limit === null
+      ? 'le fichier dépasse la taille permise par le serveur.'
+      : `le fichier dépasse la taille permise par le serveur (${limit}).`,
+    fileTypeRefused: (type: string) => type === 'application/octet-stream'
+      ? 'ce type de fichier n’est pas accepté par le serveur.'
+      : `les fichiers de type « ${type} » ne sont pas acceptés par le serveur.`,
+    tooManyFiles: 'Au plus 10 fichiers par message.',
+    waitForUpload: 'Attendez la fin de l’envoi des fichiers.',
+    // Editing and deleting one's own messages.
+    edit: 'Modifier',
+    editLabel: 'Modifier le message',
+    editHint: 'Entrée pour enregistrer, Échap pour annuler.',
+    save: 'Enregistrer',
+    saving: 'Enregistrement…',
+    cancel: 'Annuler',
+    emptyEdit: 'Un message ne peut pas être vide : supprimez-le plutôt.',
+    remove: 'Supprimer',
+    removeTitle: 'Supprimer ce message ?',
+    removeText: 'Il sera remplacé par « Message supprimé » pour tout le monde.',
+    removeConfirm: 'Supprimer le message'
+  },
+
   // ---- meeting minutes and action items -------------------------------------------------------
   minutes: {
     newOption: 'Nouveau compte rendu (modèle de réunion)',
     templateButton: 'Modèle de compte rendu',
     addAction: 'Ajouter une action',
-    headings: ['Date', 'Participants', 'Ordre du jour', 'Décisions', 'Actions'] as const,
+    headings: ['Date', 'Participants', 'Ordre du jour', 'Décisions', 'Actions'] as readonly [string, string, string, string, string],
     actionLabel: 'Action',
     actionDone: 'Action faite',
     assignee: 'Responsable',
@@ -245,5 +340,355 @@ const fr = {
 
 export type Catalogue = typeof fr
 
+const en: Catalogue = {
+  common: {
+    required: 'This field is required.',
+    language: 'Language'
+  },
+
+  sync: {
+    connecting: 'Connecting…',
+    saved: 'Saved',
+    upToDate: 'Up to date',
+    sending: 'Sending changes…',
+    offline: 'Offline — changes will be sent',
+    offlineReadOnly: 'Offline',
+    reconnecting: 'Reconnecting…',
+    denied: 'Access denied',
+    signOutTitle: 'Sign out without sending the changes?',
+    signOutText: 'Changes to this document have not reached the server yet. ' +
+      'If you sign out, they are lost: the copy kept by this browser is deleted.',
+    signOutConfirm: 'Sign out anyway',
+    cancel: 'Cancel'
+  },
+
+  documents: {
+    searchLabel: 'Search for a document',
+    searchHint: 'Filters the documents by title.',
+    found: (n: number) => n === 0 ? 'No document matches.' : `${pluralEn(n, 'document found', 'documents found')}.`,
+    noMatch: 'No document matches.',
+    rename: 'Rename',
+    renameLabel: (title: string) => `Rename “${title}”`,
+    renameTitle: (title: string) => `Rename “${title}”`,
+    renameField: 'New title',
+    renameConfirm: 'Rename',
+    renamed: (title: string) => `Document renamed to “${title}”.`,
+    share: 'Share',
+    shareLabel: (title: string) => `Share “${title}”`,
+    remove: 'Delete',
+    removeLabel: (title: string) => `Delete “${title}”`,
+    removeTitle: (title: string) => `Delete “${title}”?`,
+    removeText: 'The document, its history and its discussion will be deleted for everyone. ' +
+      'This cannot be undone.',
+    removeConfirm: 'Delete permanently',
+    removed: (title: string) => `Document “${title}” deleted.`,
+    cancel: 'Cancel'
+  },
+
+  share: {
+    title: (title: string) => `Share “${title}”`,
+    membersTitle: 'Access to this document only',
+    membersHint: 'Members of the workspace also have access to the document, with their role in the workspace.',
+    noMembers: 'Nobody has access to this document only.',
+    loading: 'Loading access…',
+    roleOf: (name: string) => `Role of ${name}`,
+    until: (date: string) => `until ${date}`,
+    expired: 'access expired',
+    removeMember: 'Remove',
+    removeMemberLabel: (name: string) => `Remove the access of ${name}`,
+    roleChanged: (name: string, role: string) => `${name}: role “${role}”.`,
+    memberRemoved: (name: string) => `Access of ${name} removed.`,
+    inviteTitle: 'Invite an external partner',
+    email: 'Partner’s e-mail address',
+    role: 'Role',
+    expiry: 'Access until (included)',
+    futureExpiry: 'Choose an expiry date in the future.',
+    invite: 'Create the invitation',
+    linkLabel: (email: string, role: string, date: string) =>
+      `Link to send to ${email} (role ${role}, until ${date}):`,
+    copy: 'Copy the link',
+    copied: 'Link copied.',
+    copyFailed: 'Could not copy: select the link and copy it.',
+    close: 'Close'
+  },
+
+  history: {
+    toggle: 'History',
+    panel: 'Document history',
+    title: 'History',
+    nameLabel: 'Version name',
+    nameHint: 'For example “Before the steering committee”.',
+    nameSubmit: 'Name a version',
+    named: (name: string, number: number) => `Version ${number} “${name}” saved.`,
+    compareTitle: 'Compare two versions',
+    compareFrom: 'From version',
+    compareTo: 'Compared with',
+    compareSubmit: 'Compare',
+    current: 'Current version',
+    timeline: 'Versions',
+    empty: 'No version yet: they are taken automatically while writing, or named above.',
+    older: 'Older',
+    loading: 'Loading the history…',
+    number: (n: number) => `Version ${n}`,
+    auto: 'Automatic version',
+    kind: {
+      auto: 'Automatic version',
+      named: 'Named version',
+      restore: 'Restoration',
+      submitted: 'Submitted for approval'
+    } as Record<string, string>,
+    by: (names: string) => `By ${names}`,
+    nobody: 'Author not recorded',
+    sealed: 'Approved',
+    sealedTitle: (validator: string, date: string) => `Approved by ${validator} on ${date}`,
+    open: 'Open',
+    openLabel: (n: number) => `Open version ${n}`,
+    changes: 'Who changed what',
+    changesLabel: (n: number) => `Who changed what in version ${n}`,
+    compareLive: 'Compare with current',
+    compareLiveLabel: (n: number) => `Compare version ${n} with the current one`,
+    restore: 'Restore',
+    restoreLabel: (n: number) => `Restore version ${n}`,
+    export: 'Export',
+    exportLabel: (n: number, format: string) => `Export version ${n} as ${format}`,
+    close: 'Close',
+    closeLabel: 'Close and go back to the history',
+    versionTitle: (n: number, name: string) => `Version ${n} — ${name}`,
+    readOnlyNote: 'Read-only: this version cannot be changed.',
+    compareHeading: (from: string, to: string) => `Comparison: ${from} → ${to}`,
+    summary: (inserted: number, deleted: number, paragraphs: number) =>
+      `${pluralEn(inserted, 'character added', 'characters added')}, ` +
+      `${pluralEn(deleted, 'character deleted', 'characters deleted')}, ` +
+      `${pluralEn(paragraphs, 'paragraph changed', 'paragraphs changed')}.`,
+    noDifference: 'No difference.',
+    onlyChanges: 'Show only the changed paragraphs',
+    insertedPrefix: 'Added: ',
+    deletedPrefix: 'Deleted: ',
+    paragraphInserted: 'Paragraph added',
+    paragraphDeleted: 'Paragraph deleted',
+    paragraphModified: 'Paragraph changed',
+    changesHeading: (n: number) => `Who changed what — version ${n}`,
+    changesSince: (previous: number | null) =>
+      previous === null ? 'Since the document began.' : `Since version ${previous}.`,
+    authorInserted: (chars: number) => pluralEn(chars, 'character added', 'characters added'),
+    unknownAuthor: (clientId: number) => `Unknown author (client ${clientId})`,
+    noAuthors: 'No text added in this version.',
+    deletionsNote: 'Deletions are not attributed: they are in the details below.',
+    restoreTitle: (n: number) => `Restore version ${n}?`,
+    restoreText: 'The current text will be replaced by this version’s, for everyone. ' +
+      'Nothing is erased from the history: the current state stays available in a version.',
+    restoreConfirm: 'Restore',
+    restored: (from: number, version: number) => `Version ${from} restored (new version ${version}).`,
+    restoreFrozen: 'Cannot restore while the document is under review.',
+    cancel: 'Cancel',
+    unavailable: 'History unavailable.',
+    sealHeading: 'Approval seal'
+  },
+
+  content: {
+    empty: 'Empty document.',
+    done: 'done',
+    todo: 'to do',
+    action: 'Action',
+    actionDone: 'Action done',
+    actionOpen: 'Action to do',
+    assignee: (name: string) => `Owner: ${name}`,
+    due: (date: string) => `Due: ${date}`,
+    noAssignee: 'no owner',
+    unsafeLink: 'link not shown'
+  },
+
+  review: {
+    region: 'Approval',
+    state: {
+      draft: 'Draft',
+      submitted: 'Submitted for approval',
+      approved: 'Approved',
+      rejected: 'Rejected'
+    } as Record<string, string>,
+    published: 'Approved and published',
+    stateAnnounce: (label: string) => `Document state: ${label}.`,
+    frozenBanner: 'Document submitted for approval — editing suspended',
+    submit: 'Submit for approval',
+    submitTitle: 'Submit for approval',
+    submitText: 'The document will be frozen until a validator decides: nobody can change it meanwhile.',
+    noteLabel: 'Note for the validator (optional)',
+    submitConfirm: 'Submit',
+    submitted: 'Document submitted for approval.',
+    approve: 'Approve',
+    reject: 'Reject',
+    approveTitle: 'Approve the submitted version',
+    approveText: 'The submitted version will be sealed: its content can never change again. Editing will resume.',
+    rejectTitle: 'Reject the submitted version',
+    rejectText: 'Explain what must change; editing will resume.',
+    commentLabel: 'Comment',
+    commentRequired: 'Comment (required)',
+    approved: 'Version approved and sealed.',
+    rejected: 'Version rejected.',
+    publish: 'Publish the approved version',
+    unpublish: 'Withdraw the publication',
+    unpublishTitle: 'Withdraw the publication?',
+    unpublishText: 'The public page will no longer be available.',
+    publishedAt: (n: number, date: string, name: string) => `Version ${n} published on ${date} by ${name}:`,
+    publishedNow: 'Approved version published.',
+    unpublished: 'Publication withdrawn.',
+    submittedBy: (name: string, date: string, n: number) => `Version ${n} submitted by ${name} on ${date}.`,
+    note: (note: string) => `Note: ${note}`,
+    rejectedBy: (name: string, date: string, n: number) => `Version ${n} rejected by ${name} on ${date}.`,
+    comment: (comment: string) => `Comment: ${comment}`,
+    seal: (n: number) => `Seal of version ${n}`,
+    sealValidator: 'Approved by',
+    sealDate: 'On',
+    sealComment: 'Comment',
+    sealHash: 'SHA-256 fingerprint',
+    copyHash: 'Copy the fingerprint',
+    copyHashLabel: 'Copy the full SHA-256 fingerprint',
+    copied: 'Fingerprint copied.',
+    copyFailed: 'Could not copy: select the fingerprint shown in the tooltip.',
+    conflict: 'Not possible in the document’s current state: the page has been updated.',
+    refusedEdit: 'Change refused: the document is submitted for approval.',
+    reloaded: 'Editing reopened: the document was reloaded, without the changes refused during the review.'
+  },
+
+  chat: {
+    older: 'Show earlier messages',
+    empty: 'No messages yet.',
+    composer: 'Write a message',
+    inputLabel: 'Your message',
+    hint: 'Enter to send, Shift+Enter for a new line. Formatting: **bold**, *italic*, lists.',
+    send: 'Send',
+    readOnly: 'You can read this discussion but not write in it.',
+    connection: {
+      connecting: 'Connecting to the discussion…',
+      open: '',
+      offline: 'Discussion offline: retrying soon. Your messages will go once reconnected.',
+      ended: 'Discussion disconnected.'
+    },
+    error: (code: string) => {
+      switch (code) {
+        case 'rate_limited': return 'Too many messages in a row: wait a little before sending the next one.'
+        case 'too_large': return 'Message too long: shorten it or send it in several parts.'
+        case 'forbidden': return 'You cannot do that in this discussion.'
+        case 'not_found': return 'Discussion, message or file not found, or you no longer have access to it.'
+        case 'bad_request': return 'Message refused by the server (empty or characters not allowed).'
+        case 'unavailable': return 'Discussion temporarily unavailable: try again later.'
+        case 'unauthenticated': return 'Your session has expired: sign in again.'
+        default: return 'Server error: try again later.'
+      }
+    },
+    lostAccess: 'You no longer have access to this discussion.',
+    offlineRetry: 'Discussion offline: try again in a moment.',
+    olderFailed: (reason: string) => `Could not load earlier messages. ${reason}`,
+    sending: 'sending…',
+    sent: 'sent',
+    notSent: (reason: string) => `not sent: ${reason}`,
+    takeBack: 'Take the text back',
+    retry: 'Try again',
+    abandon: 'Give up',
+    edited: '(edited)',
+    deleted: 'Message deleted',
+    reactionPeople: (count: number, mine: boolean) => `${pluralEn(count, 'person', 'people')}${mine ? ', including you' : ''}`,
+    reactionButton: (emoji: string, people: string, mine: boolean) =>
+      `Reaction ${emoji}: ${people}. ${mine ? 'Remove yours' : 'Add yours'}`,
+    reactionText: (emoji: string, people: string) => `Reaction ${emoji}: ${people}`,
+    reactWith: (emoji: string) => `React with ${emoji}`,
+    typingOne: (name: string) => `${name} is typing…`,
+    typingTwo: (first: string, second: string) => `${first} and ${second} are typing…`,
+    typingMany: 'Several people are typing…',
+    actions: (name: string) => `Actions on the message of ${name}`,
+    reply: 'Reply',
+    replyingTo: (name: string, excerpt: string) => `Reply to ${name}: “${excerpt}”`,
+    cancelReply: 'Cancel the reply',
+    inReplyTo: (name: string) => `In reply to ${name}`,
+    inReplyToOlder: 'In reply to an earlier message',
+    inReplyToDeleted: 'In reply to a deleted message',
+    replies: (n: number) => pluralEn(n, 'reply', 'replies'),
+    lastReply: ' (go to the latest)',
+    noExcerpt: 'attached file',
+    attach: 'Attach a file',
+    attachments: 'Attachments',
+    pendingFiles: 'Files attached to the next message',
+    uploading: (name: string) => `Uploading “${name}”…`,
+    uploaded: (name: string) => `“${name}” attached to the message.`,
+    removeFile: 'Remove',
+    removeFileLabel: (name: string) => `Remove “${name}”`,
+    uploadFailed: (name: string, reason: string) => `“${name}” could not be attached: ${reason}`,
+    fileTooLarge: (limit: string | null) => limit === null
+      ? 'the file is larger than the server allows.'
+      : `the file is larger than the server allows (${limit}).`,
+    fileTypeRefused: (type: string) => type === 'application/octet-stream'
+      ? 'the server does not accept this type of file.'
+      : `the server does not accept files of type “${type}”.`,
+    tooManyFiles: 'At most 10 files per message.',
+    waitForUpload: 'Wait until the files are uploaded.',
+    edit: 'Edit',
+    editLabel: 'Edit the message',
+    editHint: 'Enter to save, Escape to cancel.',
+    save: 'Save',
+    saving: 'Saving…',
+    cancel: 'Cancel',
+    emptyEdit: 'A message cannot be empty: delete it instead.',
+    remove: 'Delete',
+    removeTitle: 'Delete this message?',
+    removeText: 'It will be replaced by “Message deleted” for everyone.',
+    removeConfirm: 'Delete the message'
+  },
+
+  minutes: {
+    newOption: 'New meeting minutes (template)',
+    templateButton: 'Minutes template',
+    addAction: 'Add an action',
+    headings: ['Date', 'Participants', 'Agenda', 'Decisions', 'Actions'],
+    actionLabel: 'Action',
+    actionDone: 'Action done',
+    assignee: 'Owner',
+    due: 'Due',
+    placeholder: 'Action to take…',
+    checkboxLabel: (text: string, done: boolean) => `${done ? 'Action done' : 'Action to do'}: ${text || 'action without text'}`,
+    taskLabel: (text: string, checked: boolean) => `${checked ? 'Task done' : 'Task to do'}: ${text || 'empty task'}`,
+    openActions: 'Open actions',
+    noActions: 'No open action.',
+    actionsUnavailable: 'Action list unavailable.',
+    actionLine: (assignee: string, due: string | null) =>
+      [assignee ? `Owner: ${assignee}` : 'No owner', due ? `due: ${due}` : 'no due date'].join(', '),
+    overdue: 'overdue',
+    inDocument: 'In'
+  }
+}
+
+export type Language = 'fr' | 'en'
+
+export const LANGUAGES: { code: Language, name: string }[] = [
+  { code: 'fr', name: 'Français' },
+  { code: 'en', name: 'English' }
+]
+
+const LANGUAGE_KEY = 'relais-language'
+
+function storedLanguage(): Language {
+  try {
+    return localStorage.getItem(LANGUAGE_KEY) === 'en' ? 'en' : 'fr'
+  } catch {
+    // Storage may be refused (private browsing settings): French, then.
+    return 'fr'
+  }
+}
+
+/** The interface's language: French unless English was chosen in this browser. */
+export const language: Language = storedLanguage()
+
 /** The interface's wording. */
-export const t: Catalogue = fr
+export const t: Catalogue = language === 'en' ? en : fr
+
+/** The locale of dates and numbers. */
+export const locale = language === 'en' ? 'en-GB' : 'fr-FR'
+
+/** Keeps the choice in this browser; the page is then loaded again in that language. */
+export function chooseLanguage(next: Language): void {
+  try {
+    localStorage.setItem(LANGUAGE_KEY, next)
+  } catch {
+    return
+  }
+  location.reload()
+}

@@ -11,11 +11,18 @@ import { chatSocket } from './chat-socket'
 import { ask } from './dialog'
 import { closeDocument, hasUnsentChanges, showDocument } from './editor'
 import { showHome } from './home'
-import { t } from './i18n'
+import { chooseLanguage, language, t, type Language } from './i18n'
 import { deleteAllLocalCopies } from './local-copy'
 import { showMessages } from './messages'
 import { $, describe, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
 import './style.css'
+
+// The language: French unless English was chosen here; the switch loads the page again.
+document.documentElement.lang = language
+const languageSelect = $<HTMLSelectElement>('language')
+languageSelect.value = language
+document.querySelector('label[for="language"]')?.replaceChildren(t.common.language)
+languageSelect.addEventListener('change', () => chooseLanguage(languageSelect.value as Language))
 
 const params = new URLSearchParams(location.search)
 let pendingInvitation = params.get('invitation')?.trim() || null

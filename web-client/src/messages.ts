@@ -7,6 +7,7 @@
 import { api, type Conversation, type Session, type Workspace } from './api'
 import { chatSocket } from './chat-socket'
 import { ChatView } from './chat-view'
+import { locale } from './i18n'
 import { $, canEdit, describe, el, notify, onSubmit, personName, showBadge, showView, userName } from './ui'
 
 /** How often the counts of the conversations not open are refreshed while the view is shown. */
@@ -86,7 +87,7 @@ function renderLists(current: State): void {
     const items = current.conversations
       .filter((c) => c.kind === kind)
       .map((c) => ({ conversation: c, name: conversationName(current, c) }))
-      .sort((a, b) => a.name.localeCompare(b.name, 'fr'))
+      .sort((a, b) => a.name.localeCompare(b.name, locale))
     const list = el('ul', { class: 'conversations', 'aria-labelledby': headingId })
     for (const { conversation, name } of items) {
       const link = el('a', { href: conversationHref(conversation.id), 'data-conversation': conversation.id }, name)

@@ -5,13 +5,13 @@
 // own actions.
 import { api, ApiError, type Review, type ReviewStatus, type Role, type Seal } from './api'
 import { ask } from './dialog'
-import { t } from './i18n'
+import { locale, t } from './i18n'
 import { $, canEdit, describe, el, notify, personName } from './ui'
 
 /** How often the state is fetched while the document is open. */
 const POLL_MS = 3_000
 
-const DATE_TIME = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'short' })
+const DATE_TIME = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short' })
 export const formatDateTime = (ms: number) => DATE_TIME.format(new Date(ms))
 
 export interface ReviewController {

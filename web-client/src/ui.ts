@@ -1,5 +1,6 @@
 // Small DOM helpers and the French wording shared by the views.
 import { ApiError, type Role, type User } from './api'
+import { locale } from './i18n'
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -50,8 +51,18 @@ export const isReadOnly = (role: string) => role === 'reader' || role === 'comme
 
 export const canEdit = (role: string) => role === 'owner' || role === 'validator' || role === 'editor'
 
-const DATE = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long' })
+const DATE = new Intl.DateTimeFormat(locale, { dateStyle: 'long' })
 export const formatDate = (ms: number) => DATE.format(new Date(ms))
+
+const BYTES = new Intl.NumberFormat(locale, { style: 'unit', unit: 'byte', unitDisplay: 'long' })
+const KILOBYTES = new Intl.NumberFormat(locale, { style: 'unit', unit: 'kilobyte', maximumFractionDigits: 1 })
+const MEGABYTES = new Intl.NumberFormat(locale, { style: 'unit', unit: 'megabyte', maximumFractionDigits: 1 })
+/** A file's size in the interface's language: « 12 octets », « 3,4 ko », « 1,2 Mo ». */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return BYTES.format(bytes)
+  if (bytes < 1_000_000) return KILOBYTES.format(bytes / 1000)
+  return MEGABYTES.format(bytes / 1_000_000)
+}
 
 /** A person's name as shown everywhere: external partners are marked. */
 export const personName = (name: string, external: boolean) => (external ? `${name} (externe)` : name)
