@@ -30,7 +30,9 @@
 // - Anne creates a channel in the "Messages" view and mentions Bruno, who follows the mention
 //   badges from the home screen to the message;
 // - Bruno signs out in another tab, and his document's tab goes back to the sign-in form;
-// - Anne switches the interface to English from the header, then back to French.
+// - Bruno's signed-out tab shows the sign-in form in English, then in French again;
+// - Anne switches the interface to English from the header: the Messages view and the page's
+//   fixed text show no French left, then she switches back to French.
 // With `--scenario history`, the version history and the validation workflow instead (see
 // `historyAndValidation` below): meeting minutes from the template with an action item, a named
 // version, a comparison with <ins>, a submission that turns the editor read-only, a validator's
@@ -144,6 +146,28 @@ const chatMessages = (page) => page.locator('#chat-panel li.chat-message[data-se
 const chatHasMessage = (page, text) =>
   page.waitForFunction((t) => [...document.querySelectorAll('#chat-panel li.chat-message[data-seq] .chat-body')]
     .some((body) => body.textContent.includes(t)), text, { timeout })
+
+// The page's fixed text (index.html), by catalogue key: its elements' text and worded attributes.
+const staticWording = (page) => page.evaluate(() => {
+  const wording = {}
+  for (const element of document.querySelectorAll('[data-i18n]')) wording[element.dataset.i18n] = element.textContent
+  for (const element of document.querySelectorAll('[data-i18n-attr]')) {
+    for (const pair of element.dataset.i18nAttr.split(/\s+/).filter(Boolean)) {
+      const [name, key] = pair.split(':')
+      wording[key] = element.getAttribute(name)
+    }
+  }
+  return wording
+})
+// The fixed text spelled alike in French and English.
+const SAME_IN_BOTH = new Set(['messages.title', 'messages.conversations', 'invitation.title', 'home.organisation', 'editor.discussion'])
+// Visible text that only French has: none of it may be left once the interface is in English.
+const leftoverFrench = (page, phrases) => page.evaluate((list) => list.filter((phrase) => document.body.innerText.includes(phrase)), phrases)
+// Switches the interface from the header (the page loads again in that language).
+const switchLanguage = async (page, from, to) => {
+  await page.getByRole('combobox', { name: from === 'fr' ? 'Langue' : 'Language' }).selectOption(to)
+  await page.waitForFunction((lang) => document.documentElement.lang === lang, to, { timeout })
+}
 
 const signIn = async (page, who) => {
   await page.goto(`${args.url}/`)
@@ -598,17 +622,46 @@ async function coEditing() {
   await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
   await bruno.getByRole('heading', { name: 'Connexion' }).waitFor()
 
+  step('the sign-in form in English, then in French again')
+  await switchLanguage(brunoHome, 'fr', 'en')
+  await brunoHome.getByRole('heading', { name: 'Sign in' }).waitFor()
+  await brunoHome.getByLabel('E-mail address', { exact: true }).waitFor()
+  await brunoHome.getByLabel('Password', { exact: true }).waitFor()
+  await brunoHome.getByRole('button', { name: 'Sign in', exact: true }).waitFor()
+  await brunoHome.getByRole('link', { name: 'Sign in with ProConnect / OpenID Connect' }).waitFor()
+  if (await brunoHome.locator('.or').textContent() !== 'or') throw new Error('the sign-in form still says « ou »')
+  const signInLeftovers = await leftoverFrench(brunoHome, ['Connexion', 'Adresse e-mail', 'Mot de passe', 'Se connecter', 'Langue', 'Aller au contenu'])
+  if (signInLeftovers.length > 0) throw new Error(`French left on the English sign-in form: ${signInLeftovers.join(', ')}`)
+  await switchLanguage(brunoHome, 'en', 'fr')
+  await brunoHome.getByRole('heading', { name: 'Connexion' }).waitFor()
+
   step('anne switches the interface to English')
-  await anne.getByRole('combobox', { name: 'Langue' }).selectOption('en')
-  await anne.waitForFunction(() => document.documentElement.lang === 'en', null, { timeout })
+  const frenchWording = await staticWording(anne)
+  await switchLanguage(anne, 'fr', 'en')
   const englishChat = anne.locator('#conversation-pane')
   await englishChat.locator('.chat[data-live="true"]').waitFor()
   await englishChat.getByLabel('Your message').waitFor()
   await englishChat.getByRole('button', { name: 'Attach a file' }).waitFor()
   await englishChat.locator('li.chat-message[data-seq]', { hasText: 'Réunion jeudi' }).getByRole('button', { name: 'Reply', exact: true }).waitFor()
-  await anne.getByRole('combobox', { name: 'Language' }).selectOption('fr')
-  await anne.waitForFunction(() => document.documentElement.lang === 'fr', null, { timeout })
+  // The page's fixed text: the header, the Messages view's forms, and the other views' too.
+  await anne.getByRole('heading', { name: 'Messages', level: 2 }).waitFor()
+  await anne.getByRole('button', { name: 'Sign out' }).waitFor()
+  await anne.getByRole('link', { name: '← All documents' }).waitFor()
+  await anne.getByRole('navigation', { name: 'Conversations' }).getByRole('heading', { name: 'Channels', level: 3 }).waitFor()
+  await anne.getByText('New channel', { exact: true }).waitFor()
+  await anne.getByText('New direct conversation', { exact: true }).waitFor()
+  const englishWording = await staticWording(anne)
+  const untranslated = Object.keys(frenchWording).filter((key) => !SAME_IN_BOTH.has(key) && englishWording[key] === frenchWording[key])
+  if (untranslated.length > 0) throw new Error(`the page's fixed text stays French in English: ${untranslated.join(', ')}`)
+  const blank = Object.keys(englishWording).filter((key) => !englishWording[key])
+  if (blank.length > 0) throw new Error(`the page's fixed text is blank in English: ${blank.join(', ')}`)
+  if (englishWording['toolbar.label'] !== 'Formatting') throw new Error('the toolbar is not named in English')
+  const messagesLeftovers = await leftoverFrench(anne, ['Se déconnecter', 'Tous les documents', 'Nouveau canal',
+    'Nouvelle conversation directe', 'Canaux', 'Conversations directes', 'Discussions de documents', 'Langue', 'Envoyer'])
+  if (messagesLeftovers.length > 0) throw new Error(`French left on the English Messages view: ${messagesLeftovers.join(', ')}`)
+  await switchLanguage(anne, 'en', 'fr')
   await anne.locator('#conversation-pane').getByLabel('Votre message').waitFor()
+  await anne.getByRole('button', { name: 'Se déconnecter' }).waitFor()
 
   return { text: anneText, offline_states: offlineStates, offline_edit_delivered_after_ms: deliveredAfterMs }
 }

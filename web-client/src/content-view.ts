@@ -181,7 +181,7 @@ export function renderDiff(paragraphs: ParagraphDiff[], onlyChanges: boolean): H
     const kind = /^[a-zA-Z0-9]+$/.test(paragraph.kind) ? paragraph.kind : 'paragraph'
     const row = el('div', { class: `diff-paragraph diff-${kind}`, 'data-change': paragraph.change })
     const label = CHANGE_LABELS[paragraph.change]
-    if (label !== undefined) row.append(el('span', { class: 'visually-hidden' }, `${label} : `))
+    if (label !== undefined) row.append(el('span', { class: 'visually-hidden' }, `${label}${t.common.colon}`))
     if (kind === 'rule') row.append(el('span', { 'aria-hidden': 'true' }, '———'))
     for (const segment of paragraph.segments ?? []) {
       if (typeof segment.text !== 'string') continue

@@ -67,7 +67,6 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   const frozenBanner = $<HTMLParagraphElement>('frozen-banner')
   const readOnly = isReadOnly(info.role)
   banner.hidden = !readOnly
-  frozenBanner.textContent = t.review.frozenBanner
   let frozen = initialReview?.frozen === true
   let denied = false
   frozenBanner.hidden = !frozen
@@ -185,7 +184,7 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
   })
   const sessionEnded = () => {
     closeDocument()
-    notify('Votre session a pris fin : reconnectez-vous.')
+    notify(t.page.sessionEnded)
     onUnauthenticated()
   }
   // A 44xx close: the provider has stopped reconnecting.
@@ -199,11 +198,11 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
       applyEditable()
       // No access any more: this browser keeps no copy.
       void local?.clearData()
-      notify('Accès retiré ou refusé.')
+      notify(t.editor.accessRemoved)
       // A 4403 can also follow a session that ended at the same moment: check it.
       currentSession().then((current) => { if (current === null) sessionEnded() }, () => {})
     } else {
-      notify('La connexion au document a été refusée.')
+      notify(t.editor.connectionRefused)
     }
   })
   // The browser knows at once when the network goes away; the socket may take up to 30 s to
@@ -237,9 +236,9 @@ export async function showDocument(session: Session, id: string, onUnauthenticat
       const { name, color, external } = user as Record<string, unknown>
       const dot = el('span', { class: 'dot', 'aria-hidden': 'true' })
       dot.style.background = isColor(color) ? color : 'gray'
-      const shown = typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : 'Anonyme'
+      const shown = typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : t.people.anonymous
       const li = el('li', {}, dot, personName(shown, external === true))
-      if (clientId === doc.clientID) li.append(' ', el('span', { class: 'me' }, '(vous)'))
+      if (clientId === doc.clientID) li.append(' ', el('span', { class: 'me' }, t.people.you))
       items.push(li)
     }
     peopleList.replaceChildren(...items)
@@ -376,7 +375,7 @@ function discussionPanel(session: Session, documentId: string): () => void {
       conversation,
       me: session.user,
       socket: chatSocket(),
-      title: 'Discussion',
+      title: t.editor.discussion,
       headingLevel: 'h2',
       idPrefix: 'doc-chat',
       isVisible: () => !panel.hidden && !$('editor-view').hidden,
@@ -392,7 +391,7 @@ function discussionPanel(session: Session, documentId: string): () => void {
   }
   load().catch((error: unknown) => {
     if (closed) return
-    panel.replaceChildren(el('p', { class: 'hint' }, `Discussion indisponible. ${describe(error)}`))
+    panel.replaceChildren(el('p', { class: 'hint' }, t.editor.discussionUnavailable(describe(error))))
     toggle.hidden = false
   })
 

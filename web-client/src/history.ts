@@ -247,7 +247,7 @@ export function historyPanel(options: { documentId: string, role: Role }): Histo
 
   const compare = async (from: number, to: number | 'live') => {
     const comparison = await api.compare(documentId, from, to)
-    const name = (version: Version) => `${t.history.number(version.number)} « ${versionName(version)} »`
+    const name = (version: Version) => t.history.quoted(t.history.number(version.number), versionName(version))
     detailHeading.textContent = t.history.compareHeading(name(comparison.from), comparison.to === null ? t.history.current : name(comparison.to))
     detailBody.replaceChildren(
       el('p', { class: 'diff-summary' }, summaryText(comparison.summary)),
@@ -259,7 +259,7 @@ export function historyPanel(options: { documentId: string, role: Role }): Histo
     detailHeading.textContent = t.history.changesHeading(number)
     const authors = el('ul', { class: 'change-authors' }, ...changes.authors.map((author) => el('li', {},
       el('strong', {}, author.person === null ? t.history.unknownAuthor(author.client_id) : personName(author.person.name, author.person.external)),
-      ` : ${t.history.authorInserted(author.inserted_chars)}`,
+      `${t.common.colon}${t.history.authorInserted(author.inserted_chars)}`,
       ...(author.excerpts.length === 0
         ? []
         : [el('ul', { class: 'excerpts' }, ...author.excerpts.map((excerpt) => el('li', {}, el('q', {}, excerpt))))]))))
@@ -333,8 +333,6 @@ export function historyPanel(options: { documentId: string, role: Role }): Histo
     setOpen(open, true)
   }
   toggle.addEventListener('click', onToggle)
-  toggle.textContent = t.history.toggle
-  panel.setAttribute('aria-label', t.history.panel)
   toggle.hidden = false
   setOpen(remembered(), false)
 

@@ -5,7 +5,7 @@
 import { type ActionItem, api, ApiError, type DocumentInfo, type Member, type Session, type Workspace } from './api'
 import { formatDay } from './content-view'
 import { ask } from './dialog'
-import { t } from './i18n'
+import { locale, t } from './i18n'
 import { deleteLocalCopy, localCopyName } from './local-copy'
 import { invitationForm, openShareDialog } from './share'
 import { $, canEdit, describe, el, formatDate, notify, onSubmit, roleLabel, showBadge, showView, userName } from './ui'
@@ -74,8 +74,8 @@ function documentItem(doc: DocumentInfo): HTMLLIElement {
         const next = item.nextElementSibling ?? item.previousElementSibling
         item.remove()
         if (list !== null && list.children.length === 0) {
-          if (list.id === 'shared') list.append(el('li', { class: 'hint' }, 'Aucun document.'))
-          else list.replaceWith(el('p', { class: 'hint' }, 'Aucun document.'))
+          if (list.id === 'shared') list.append(el('li', { class: 'hint' }, t.home.noDocument))
+          else list.replaceWith(el('p', { class: 'hint' }, t.home.noDocument))
         }
         notify(t.documents.removed(doc.title), 'info')
         const target = next?.querySelector('a') ?? $('document-search')
@@ -90,14 +90,14 @@ function documentItem(doc: DocumentInfo): HTMLLIElement {
 }
 
 function documentList(documents: DocumentInfo[], label: string): HTMLElement {
-  if (documents.length === 0) return el('p', { class: 'hint' }, 'Aucun document.')
+  if (documents.length === 0) return el('p', { class: 'hint' }, t.home.noDocument)
   const list = el('ul', { class: 'documents', 'aria-label': label })
   list.append(...documents.map(documentItem))
   return list
 }
 
 /** Compares titles without case or accents. */
-const fold = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLocaleLowerCase('fr')
+const fold = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLocaleLowerCase(locale)
 
 /** Shows only the documents whose title contains the search box's text, and says how many. */
 function filterDocuments(): void {
@@ -129,11 +129,11 @@ function memberList(members: Member[]): HTMLElement {
   for (const member of members) {
     let detail = ` — ${roleLabel(member.role)}`
     if (member.expires_at_ms !== null) {
-      detail += member.expired ? ', accès expiré' : `, jusqu’au ${formatDate(member.expires_at_ms)}`
+      detail += `, ${member.expired ? t.share.expired : t.share.until(formatDate(member.expires_at_ms))}`
     }
     list.append(el('li', {}, userName(member.user), el('span', { class: 'role' }, detail)))
   }
-  return el('details', {}, el('summary', {}, `Membres (${members.length})`), list)
+  return el('details', {}, el('summary', {}, t.home.members(members.length)), list)
 }
 
 const isoDay = (date: Date) =>
@@ -144,9 +144,9 @@ function newDocumentForm(workspace: Workspace): HTMLElement {
   const input = el('input', { id, type: 'text', required: '', maxlength: '200', autocomplete: 'off' })
   const minutes = el('input', { id: `${id}-minutes`, type: 'checkbox' })
   const form = el('form', { class: 'row' },
-    el('label', { for: id }, 'Nouveau document'), input,
+    el('label', { for: id }, t.home.newDocument), input,
     el('span', { class: 'check' }, minutes, el('label', { for: minutes.id }, t.minutes.newOption)),
-    el('button', { type: 'submit' }, 'Créer le document'))
+    el('button', { type: 'submit' }, t.home.createDocument))
   onSubmit(form, async () => {
     const doc = await api.createDocument(workspace.id, input.value.trim())
     openDocument(doc.id, minutes.checked)
@@ -177,7 +177,7 @@ function inviteForm(workspace: Workspace): HTMLElement {
   const form = invitationForm(`invite-${workspace.id}`,
     (email, role, until) => api.invite(workspace.id, email, role, until),
     (message) => notify(message))
-  return el('details', { class: 'invite' }, el('summary', {}, 'Inviter un partenaire'), form)
+  return el('details', { class: 'invite' }, el('summary', {}, t.home.invite), form)
 }
 
 async function workspaceSection(workspace: Workspace): Promise<HTMLElement> {
@@ -189,7 +189,7 @@ async function workspaceSection(workspace: Workspace): Promise<HTMLElement> {
   const headingId = `ws-${workspace.id}`
   const section = el('section', { class: 'workspace', 'aria-labelledby': headingId },
     el('h3', { id: headingId }, workspace.name, el('span', { class: 'role' }, ` — ${roleLabel(workspace.role)}`)),
-    documentList(documents, `Documents de ${workspace.name}`),
+    documentList(documents, t.home.documentsOf(workspace.name)),
     actionList(workspace, actions))
   if (canEdit(workspace.role)) section.append(newDocumentForm(workspace))
   if (members !== null) section.append(memberList(members))
@@ -223,7 +223,7 @@ export async function showHome(session: Session): Promise<void> {
       const created = await api.createWorkspace($<HTMLSelectElement>('workspace-organisation').value, name.value.trim())
       name.value = ''
       if (shownFor !== null) await showHome(shownFor)
-      notify(`Espace de travail «\u00a0${created.name}\u00a0» créé.`, 'info')
+      notify(t.home.workspaceCreated(created.name), 'info')
     })
   }
   shownFor = session
@@ -236,11 +236,11 @@ export async function showHome(session: Session): Promise<void> {
   const [workspaces, shared] = await Promise.all([api.workspaces(), api.sharedDocuments(), workspaceForm(session)])
   const container = $('workspaces')
   container.replaceChildren(...(workspaces.length === 0
-    ? [el('p', { class: 'hint' }, 'Aucun espace de travail pour l’instant.')]
+    ? [el('p', { class: 'hint' }, t.home.noWorkspace)]
     : await Promise.all(workspaces.map(workspaceSection))))
   const sharedList = $('shared')
   sharedList.replaceChildren(...(shared.length === 0
-    ? [el('li', { class: 'hint' }, 'Aucun document.')]
+    ? [el('li', { class: 'hint' }, t.home.noDocument)]
     : shared.map(documentItem)))
   searchBox()
   filterDocuments()

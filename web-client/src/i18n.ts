@@ -1,8 +1,10 @@
-// The wording of the version history, the validation workflow, the meeting minutes and the
-// chat, in one place. French is the interface's language by default, English the other one
-// (chosen in the header, kept in this browser); strings that take values are functions, so
-// that each language can order the words its own way. The English catalogue has the French
-// one's type: a key missing or added in either fails the build.
+// Every word of the interface, in one place: the page's fixed text (index.html names its
+// strings with `data-i18n` attributes, filled by `translatePage` at startup) and everything the
+// views build. French is the interface's language by default, English the other one (chosen in
+// the header, kept in this browser); strings that take values are functions, so that each
+// language can order the words its own way. The English catalogue has the French one's type: a
+// key missing or added in either fails the build. Messages the server words itself are shown
+// as it sends them.
 
 const plural = (n: number, one: string, many: string) => `${n} ${n > 1 ? many : one}`
 /** English counts: « 1 reply », « 0 replies ». */
@@ -12,7 +14,166 @@ const fr = {
   common: {
     required: 'Ce champ est obligatoire.',
     /** The language switch in the header. */
-    language: 'Langue'
+    language: 'Langue',
+    /** Between a label and what it introduces (French typography puts a space before it). */
+    colon: ' : '
+  },
+
+  // ---- the page around the views (index.html: `data-i18n` attributes) -------------------------
+  page: {
+    skip: 'Aller au contenu',
+    loading: 'Chargement…',
+    signOut: 'Se déconnecter',
+    allDocuments: '← Tous les documents',
+    sessionEnded: 'Votre session a pris fin : reconnectez-vous.'
+  },
+
+  /** Roles, in lists and selects. */
+  roles: {
+    owner: 'propriétaire',
+    validator: 'validation',
+    editor: 'édition',
+    commenter: 'commentaire',
+    reader: 'lecture'
+  },
+
+  people: {
+    /** External partners are marked wherever a name shows. */
+    external: (name: string) => `${name} (externe)`,
+    anonymous: 'Anonyme',
+    you: '(vous)',
+    /** A badge's counts, spelled out for screen readers after the number shown. */
+    unread: (unread: number, mentions: number) =>
+      ` (${plural(unread, 'non lu', 'non lus')}${mentions > 0 ? `, dont ${plural(mentions, 'mention', 'mentions')}` : ''})`
+  },
+
+  /** An API refusal in a sentence, by its code (the server's own message is kept where shown). */
+  errors: {
+    unexpected: 'Erreur inattendue.',
+    network: 'Le serveur est injoignable. Vérifiez la connexion et réessayez.',
+    unauthenticated: 'Votre session a expiré : reconnectez-vous.',
+    forbidden: 'Vous n’avez pas le droit de faire cela.',
+    notFound: 'Introuvable, ou vous n’y avez pas accès.',
+    rateLimited: 'Trop de tentatives : réessayez dans une minute.',
+    notConfigured: 'Ce service n’est pas configuré sur ce serveur.',
+    unavailable: 'Service momentanément indisponible : réessayez plus tard.',
+    badRequest: (reason: string) => `Demande refusée (${reason}).`,
+    conflict: (reason: string) => `Impossible : ${reason}.`,
+    server: 'Erreur du serveur : réessayez plus tard.'
+  },
+
+  // ---- signing in, and accepting an invitation -----------------------------------------------
+  signIn: {
+    title: 'Connexion',
+    email: 'Adresse e-mail',
+    password: 'Mot de passe',
+    submit: 'Se connecter',
+    or: 'ou',
+    oidc: 'Se connecter avec ProConnect / OpenID Connect',
+    refused: 'Adresse e-mail ou mot de passe incorrect.'
+  },
+
+  invitation: {
+    title: 'Invitation',
+    name: 'Votre nom',
+    password: 'Choisissez un mot de passe',
+    passwordHint: 'Au moins 10 caractères.',
+    accept: 'Accepter l’invitation',
+    summary: (email: string, toDocument: boolean, role: string, date: string) =>
+      `Vous êtes invité·e, avec l’adresse ${email}, à rejoindre ${toDocument ? 'un document' : 'un espace de travail'} de Relais ` +
+      `avec le rôle «\u00a0${role}\u00a0», jusqu’au ${date}.`,
+    newAccount: ' Choisissez votre nom et un mot de passe pour créer votre compte.',
+    notFound: 'Cette invitation est introuvable : vérifiez le lien reçu.',
+    invalid: 'Cette invitation n’est plus valable (déjà acceptée, retirée ou expirée).',
+    conflict: 'Cette invitation n’est plus valable, ou un compte existe déjà pour cette adresse : ' +
+      'connectez-vous d’abord, puis rouvrez le lien.',
+    otherAddress: 'Cette invitation est destinée à une autre adresse e-mail.',
+    accepted: 'Invitation acceptée : bienvenue !'
+  },
+
+  // ---- the home view ---------------------------------------------------------------------------
+  home: {
+    title: 'Vos espaces de travail',
+    organisation: 'Organisation',
+    newWorkspace: 'Nouvel espace de travail',
+    createWorkspace: 'Créer l’espace',
+    workspaceCreated: (name: string) => `Espace de travail «\u00a0${name}\u00a0» créé.`,
+    noWorkspace: 'Aucun espace de travail pour l’instant.',
+    shared: 'Partagés avec moi',
+    noDocument: 'Aucun document.',
+    documentsOf: (workspace: string) => `Documents de ${workspace}`,
+    newDocument: 'Nouveau document',
+    createDocument: 'Créer le document',
+    members: (n: number) => `Membres (${n})`,
+    invite: 'Inviter un partenaire'
+  },
+
+  // ---- the document view -----------------------------------------------------------------------
+  editor: {
+    textLabel: 'Texte partagé',
+    readOnly: 'Lecture seule : vous pouvez lire ce document, pas le modifier.',
+    people: 'Personnes présentes',
+    discussion: 'Discussion',
+    discussionPanel: 'Discussion du document',
+    discussionUnavailable: (reason: string) => `Discussion indisponible. ${reason}`,
+    notFound: 'Ce document est introuvable, ou vous n’y avez pas accès.',
+    accessRemoved: 'Accès retiré ou refusé.',
+    connectionRefused: 'La connexion au document a été refusée.'
+  },
+
+  /** The formatting toolbar: each button's name, and the glyph it shows (part of its name if text). */
+  toolbar: {
+    label: 'Mise en forme',
+    heading: (level: number) => `Titre de niveau ${level}`,
+    headingText: (level: number) => `T${level}`,
+    bold: 'Gras',
+    boldText: 'G',
+    italic: 'Italique',
+    italicText: 'I',
+    underline: 'Souligné',
+    underlineText: 'S',
+    link: 'Lien',
+    linkPrompt: 'Adresse du lien (https://…)',
+    bulletList: 'Liste à puces',
+    orderedList: 'Liste numérotée',
+    taskList: 'Liste de tâches',
+    quote: 'Citation',
+    table: 'Insérer un tableau',
+    actionText: '✓ Action',
+    templateText: 'CR',
+    undo: 'Annuler',
+    redo: 'Rétablir'
+  },
+
+  // ---- the Messages view -----------------------------------------------------------------------
+  messages: {
+    title: 'Messages',
+    conversations: 'Conversations',
+    channels: 'Canaux',
+    noChannel: 'Aucun canal.',
+    directs: 'Conversations directes',
+    noDirect: 'Aucune conversation directe.',
+    documents: 'Discussions de documents',
+    noDocument: 'Aucune discussion de document.',
+    channelTitle: (name: string | null) => `# ${name ?? 'canal'}`,
+    alone: 'Vous seul·e',
+    documentDiscussion: (title: string | null) => `Discussion : ${title ?? 'document'}`,
+    private: ' (privé)',
+    newChannel: 'Nouveau canal',
+    workspace: 'Espace de travail',
+    channelName: 'Nom du canal',
+    privateChannel: 'Canal privé',
+    privateHint: 'Un canal privé n’est visible que de ses membres ; sinon, tous les membres de l’espace le lisent.',
+    createChannel: 'Créer le canal',
+    channelCreated: (name: string) => `Canal «\u00a0${name}\u00a0» créé.`,
+    newDirect: 'Nouvelle conversation directe',
+    with: 'Avec',
+    openDirect: 'Ouvrir la conversation',
+    nobodyElse: 'Personne d’autre dans cet espace',
+    membersUnavailable: 'Liste des membres non disponible',
+    choose: 'Choisissez une conversation.',
+    notFound: 'Cette conversation est introuvable, ou vous n’y avez pas accès.',
+    openDocument: 'Ouvrir le document'
   },
 
   // ---- whether the server has this tab's edits (next to the document's title) -------------
@@ -156,7 +317,9 @@ const fr = {
     restoreFrozen: 'Impossible de restaurer pendant la validation du document.',
     cancel: 'Annuler',
     unavailable: 'Historique indisponible.',
-    sealHeading: 'Sceau de validation'
+    sealHeading: 'Sceau de validation',
+    /** A version with its name, in a comparison's heading. */
+    quoted: (label: string, name: string) => `${label} « ${name} »`
   },
 
   // ---- rendering of a version's content ------------------------------------------------------
@@ -343,7 +506,155 @@ export type Catalogue = typeof fr
 const en: Catalogue = {
   common: {
     required: 'This field is required.',
-    language: 'Language'
+    language: 'Language',
+    colon: ': '
+  },
+
+  page: {
+    skip: 'Skip to content',
+    loading: 'Loading…',
+    signOut: 'Sign out',
+    allDocuments: '← All documents',
+    sessionEnded: 'Your session has ended: sign in again.'
+  },
+
+  roles: {
+    owner: 'owner',
+    validator: 'validator',
+    editor: 'editor',
+    commenter: 'commenter',
+    reader: 'reader'
+  },
+
+  people: {
+    external: (name: string) => `${name} (external)`,
+    anonymous: 'Anonymous',
+    you: '(you)',
+    unread: (unread: number, mentions: number) =>
+      ` (${unread} unread${mentions > 0 ? `, including ${pluralEn(mentions, 'mention', 'mentions')}` : ''})`
+  },
+
+  errors: {
+    unexpected: 'Unexpected error.',
+    network: 'The server cannot be reached. Check the connection and try again.',
+    unauthenticated: 'Your session has expired: sign in again.',
+    forbidden: 'You are not allowed to do that.',
+    notFound: 'Not found, or you do not have access to it.',
+    rateLimited: 'Too many attempts: try again in a minute.',
+    notConfigured: 'This service is not configured on this server.',
+    unavailable: 'Service temporarily unavailable: try again later.',
+    badRequest: (reason: string) => `Request refused (${reason}).`,
+    conflict: (reason: string) => `Not possible: ${reason}.`,
+    server: 'Server error: try again later.'
+  },
+
+  signIn: {
+    title: 'Sign in',
+    email: 'E-mail address',
+    password: 'Password',
+    submit: 'Sign in',
+    or: 'or',
+    oidc: 'Sign in with ProConnect / OpenID Connect',
+    refused: 'Wrong e-mail address or password.'
+  },
+
+  invitation: {
+    title: 'Invitation',
+    name: 'Your name',
+    password: 'Choose a password',
+    passwordHint: 'At least 10 characters.',
+    accept: 'Accept the invitation',
+    summary: (email: string, toDocument: boolean, role: string, date: string) =>
+      `You are invited, with the address ${email}, to join ${toDocument ? 'a document' : 'a workspace'} on Relais ` +
+      `with the role “${role}”, until ${date}.`,
+    newAccount: ' Choose your name and a password to create your account.',
+    notFound: 'This invitation cannot be found: check the link you received.',
+    invalid: 'This invitation is no longer valid (already accepted, withdrawn or expired).',
+    conflict: 'This invitation is no longer valid, or an account already exists for this address: ' +
+      'sign in first, then open the link again.',
+    otherAddress: 'This invitation is meant for another e-mail address.',
+    accepted: 'Invitation accepted: welcome!'
+  },
+
+  home: {
+    title: 'Your workspaces',
+    organisation: 'Organisation',
+    newWorkspace: 'New workspace',
+    createWorkspace: 'Create the workspace',
+    workspaceCreated: (name: string) => `Workspace “${name}” created.`,
+    noWorkspace: 'No workspace yet.',
+    shared: 'Shared with me',
+    noDocument: 'No document.',
+    documentsOf: (workspace: string) => `Documents of ${workspace}`,
+    newDocument: 'New document',
+    createDocument: 'Create the document',
+    members: (n: number) => `Members (${n})`,
+    invite: 'Invite a partner'
+  },
+
+  editor: {
+    textLabel: 'Shared text',
+    readOnly: 'Read-only: you can read this document, not change it.',
+    people: 'People here',
+    discussion: 'Discussion',
+    discussionPanel: 'Document discussion',
+    discussionUnavailable: (reason: string) => `Discussion unavailable. ${reason}`,
+    notFound: 'This document cannot be found, or you do not have access to it.',
+    accessRemoved: 'Access removed or refused.',
+    connectionRefused: 'The connection to the document was refused.'
+  },
+
+  toolbar: {
+    label: 'Formatting',
+    heading: (level: number) => `Heading level ${level}`,
+    headingText: (level: number) => `H${level}`,
+    bold: 'Bold',
+    boldText: 'B',
+    italic: 'Italic',
+    italicText: 'I',
+    underline: 'Underline',
+    underlineText: 'U',
+    link: 'Link',
+    linkPrompt: 'Link address (https://…)',
+    bulletList: 'Bulleted list',
+    orderedList: 'Numbered list',
+    taskList: 'Task list',
+    quote: 'Quote',
+    table: 'Insert a table',
+    actionText: '✓ Action',
+    templateText: 'MN',
+    undo: 'Undo',
+    redo: 'Redo'
+  },
+
+  messages: {
+    title: 'Messages',
+    conversations: 'Conversations',
+    channels: 'Channels',
+    noChannel: 'No channel.',
+    directs: 'Direct conversations',
+    noDirect: 'No direct conversation.',
+    documents: 'Document discussions',
+    noDocument: 'No document discussion.',
+    channelTitle: (name: string | null) => `# ${name ?? 'channel'}`,
+    alone: 'Only you',
+    documentDiscussion: (title: string | null) => `Discussion: ${title ?? 'document'}`,
+    private: ' (private)',
+    newChannel: 'New channel',
+    workspace: 'Workspace',
+    channelName: 'Channel name',
+    privateChannel: 'Private channel',
+    privateHint: 'A private channel is visible to its members only; otherwise, every member of the workspace reads it.',
+    createChannel: 'Create the channel',
+    channelCreated: (name: string) => `Channel “${name}” created.`,
+    newDirect: 'New direct conversation',
+    with: 'With',
+    openDirect: 'Open the conversation',
+    nobodyElse: 'Nobody else in this workspace',
+    membersUnavailable: 'Member list unavailable',
+    choose: 'Choose a conversation.',
+    notFound: 'This conversation cannot be found, or you do not have access to it.',
+    openDocument: 'Open the document'
   },
 
   sync: {
@@ -482,7 +793,8 @@ const en: Catalogue = {
     restoreFrozen: 'Cannot restore while the document is under review.',
     cancel: 'Cancel',
     unavailable: 'History unavailable.',
-    sealHeading: 'Approval seal'
+    sealHeading: 'Approval seal',
+    quoted: (label: string, name: string) => `${label} “${name}”`
   },
 
   content: {
@@ -691,4 +1003,44 @@ export function chooseLanguage(next: Language): void {
     return
   }
   location.reload()
+}
+
+/** The catalogue's string at a dotted key (`signIn.title`), or undefined if there is none. */
+function lookup(key: string): string | undefined {
+  let value: unknown = t
+  for (const part of key.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = (value as Record<string, unknown>)[part]
+  }
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * Words the page's fixed HTML in the interface's language and sets its `lang`:
+ * `data-i18n="key"` gives an element its text, `data-i18n-attr="aria-label:key title:key"`
+ * its attributes. An unknown key leaves the element as it is and reports an uncaught error
+ * (the browser tests fail on those), without stopping the page.
+ */
+export function translatePage(root: ParentNode = document): void {
+  document.documentElement.lang = language
+  const missing: string[] = []
+  const wording = (key: string) => {
+    const value = lookup(key)
+    if (value === undefined) missing.push(key)
+    return value
+  }
+  for (const element of root.querySelectorAll<HTMLElement>('[data-i18n]')) {
+    const value = wording(element.dataset['i18n'] ?? '')
+    if (value !== undefined) element.textContent = value
+  }
+  for (const element of root.querySelectorAll<HTMLElement>('[data-i18n-attr]')) {
+    for (const pair of (element.dataset['i18nAttr'] ?? '').split(/\s+/).filter(Boolean)) {
+      const separator = pair.indexOf(':')
+      const value = wording(pair.slice(separator + 1))
+      if (separator > 0 && value !== undefined) element.setAttribute(pair.slice(0, separator), value)
+    }
+  }
+  if (missing.length > 0) {
+    setTimeout(() => { throw new Error(`no wording for ${missing.join(', ')} in the ${language} catalogue`) })
+  }
 }

@@ -11,17 +11,18 @@ import { chatSocket } from './chat-socket'
 import { ask } from './dialog'
 import { closeDocument, hasUnsentChanges, showDocument } from './editor'
 import { showHome } from './home'
-import { chooseLanguage, language, t, type Language } from './i18n'
+import { chooseLanguage, language, LANGUAGES, t, translatePage, type Language } from './i18n'
 import { deleteAllLocalCopies } from './local-copy'
 import { showMessages } from './messages'
-import { $, describe, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
+import { $, describe, el, formatDate, notify, onSubmit, roleLabel, showView, userName } from './ui'
 import './style.css'
 
 // The language: French unless English was chosen here; the switch loads the page again.
-document.documentElement.lang = language
+// The page's fixed text comes from the catalogue too.
+translatePage()
 const languageSelect = $<HTMLSelectElement>('language')
+languageSelect.replaceChildren(...LANGUAGES.map(({ code, name }) => el('option', { value: code, lang: code }, name)))
 languageSelect.value = language
-document.querySelector('label[for="language"]')?.replaceChildren(t.common.language)
 languageSelect.addEventListener('change', () => chooseLanguage(languageSelect.value as Language))
 
 const params = new URLSearchParams(location.search)
@@ -54,7 +55,7 @@ const signedOut = () => {
 // expired, revoked).
 chatSocket().onSessionEnded = () => {
   closeDocument()
-  notify('Votre session a pris fin : reconnectez-vous.')
+  notify(t.page.sessionEnded)
   signedOut()
 }
 
@@ -87,7 +88,7 @@ async function openDocument(current: Session, id: string): Promise<void> {
     await showDocument(current, id, signedOut)
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 404) throw error
-    notify('Ce document est introuvable, ou vous n’y avez pas accès.')
+    notify(t.editor.notFound)
     history.replaceState(null, '', location.pathname)
     await showHome(current)
   }
@@ -102,7 +103,7 @@ onSubmit(signInForm, async () => {
   try {
     setSession(await api.signIn(email.value.trim(), password.value))
   } catch (error) {
-    notify(describe(error, { unauthenticated: 'Adresse e-mail ou mot de passe incorrect.' }))
+    notify(describe(error, { unauthenticated: t.signIn.refused }))
     password.focus()
     return
   }
@@ -140,18 +141,13 @@ async function showInvitation(secret: string): Promise<void> {
   try {
     invitation = await api.invitation(secret)
   } catch (error) {
-    notify(describe(error, {
-      not_found: 'Cette invitation est introuvable : vérifiez le lien reçu.',
-      conflict: 'Cette invitation n’est plus valable (déjà acceptée, retirée ou expirée).'
-    }))
+    notify(describe(error, { not_found: t.invitation.notFound, conflict: t.invitation.invalid }))
     leaveInvitation()
     return route()
   }
-  const target = invitation.document_id !== null ? 'un document' : 'un espace de travail'
   $('invitation-summary').textContent =
-    `Vous êtes invité·e, avec l’adresse ${invitation.email}, à rejoindre ${target} de Relais ` +
-    `avec le rôle «\u00a0${roleLabel(invitation.role)}\u00a0», jusqu’au ${formatDate(invitation.expires_at_ms)}.` +
-    (session === null ? ' Choisissez votre nom et un mot de passe pour créer votre compte.' : '')
+    t.invitation.summary(invitation.email, invitation.document_id !== null, roleLabel(invitation.role), formatDate(invitation.expires_at_ms)) +
+    (session === null ? t.invitation.newAccount : '')
   // Signed in, the invitation goes to the current account: no new name or password.
   $('invitation-account').hidden = session !== null
   for (const field of invitationFields) field.disabled = session !== null
@@ -168,15 +164,15 @@ onSubmit(invitationForm, async () => {
       : await api.acceptInvitation(secret))
   } catch (error) {
     notify(describe(error, {
-      conflict: 'Cette invitation n’est plus valable, ou un compte existe déjà pour cette adresse : connectez-vous d’abord, puis rouvrez le lien.',
-      forbidden: 'Cette invitation est destinée à une autre adresse e-mail.',
-      not_found: 'Cette invitation est introuvable : vérifiez le lien reçu.'
+      conflict: t.invitation.conflict,
+      forbidden: t.invitation.otherAddress,
+      not_found: t.invitation.notFound
     }))
     return
   }
   if (password) password.value = ''
   leaveInvitation()
-  notify('Invitation acceptée : bienvenue !', 'info')
+  notify(t.invitation.accepted, 'info')
   await route()
 })
 

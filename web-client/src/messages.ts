@@ -7,7 +7,7 @@
 import { api, type Conversation, type Session, type Workspace } from './api'
 import { chatSocket } from './chat-socket'
 import { ChatView } from './chat-view'
-import { locale } from './i18n'
+import { locale, t } from './i18n'
 import { $, canEdit, describe, el, notify, onSubmit, personName, showBadge, showView, userName } from './ui'
 
 /** How often the counts of the conversations not open are refreshed while the view is shown. */
@@ -32,7 +32,7 @@ const canComment = (role: string) => canEdit(role) || role === 'commenter'
 function conversationName(current: State, conversation: Conversation): string {
   switch (conversation.kind) {
     case 'channel': {
-      let name = `# ${conversation.name ?? 'canal'}`
+      let name = t.messages.channelTitle(conversation.name)
       if (current.workspaces.length > 1) {
         const workspace = current.workspaces.find((w) => w.id === conversation.workspace_id)
         if (workspace !== undefined) name += ` (${workspace.name})`
@@ -43,11 +43,11 @@ function conversationName(current: State, conversation: Conversation): string {
       const others = conversation.participants
         .filter((person) => person.id !== current.session.user.id)
         .map((person) => personName(person.display_name, person.external))
-      return others.length === 0 ? 'Vous seul·e' : others.join(', ')
+      return others.length === 0 ? t.messages.alone : others.join(', ')
     }
     case 'document': {
       const title = conversation.document_id === null ? undefined : current.documentTitles.get(conversation.document_id)
-      return `Discussion : ${title ?? 'document'}`
+      return t.messages.documentDiscussion(title ?? null)
     }
   }
 }
@@ -71,9 +71,9 @@ async function load(session: Session): Promise<State> {
 }
 
 const GROUPS: { kind: Conversation['kind'], title: string, empty: string }[] = [
-  { kind: 'channel', title: 'Canaux', empty: 'Aucun canal.' },
-  { kind: 'direct', title: 'Conversations directes', empty: 'Aucune conversation directe.' },
-  { kind: 'document', title: 'Discussions de documents', empty: 'Aucune discussion de document.' }
+  { kind: 'channel', title: t.messages.channels, empty: t.messages.noChannel },
+  { kind: 'direct', title: t.messages.directs, empty: t.messages.noDirect },
+  { kind: 'document', title: t.messages.documents, empty: t.messages.noDocument }
 ]
 
 function renderLists(current: State): void {
@@ -91,7 +91,7 @@ function renderLists(current: State): void {
     const list = el('ul', { class: 'conversations', 'aria-labelledby': headingId })
     for (const { conversation, name } of items) {
       const link = el('a', { href: conversationHref(conversation.id), 'data-conversation': conversation.id }, name)
-      if (conversation.private) link.append(el('span', { class: 'role' }, ' (privé)'))
+      if (conversation.private) link.append(el('span', { class: 'role' }, t.messages.private))
       const badge = el('span', { class: 'badge' })
       link.append(badge)
       const counts = current.open?.id === conversation.id ? [0, 0] : [conversation.unread, conversation.mentions]
@@ -144,10 +144,10 @@ async function fillMembers(): Promise<void> {
     const members = (await api.members(workspace)).filter((m) => m.user.id !== me && !m.expired)
     select.replaceChildren(...members.map((m) => el('option', { value: m.user.id }, userName(m.user))))
     select.disabled = members.length === 0
-    if (members.length === 0) select.append(el('option', { value: '' }, 'Personne d’autre dans cet espace'))
+    if (members.length === 0) select.append(el('option', { value: '' }, t.messages.nobodyElse))
   } catch {
     select.disabled = true
-    select.append(el('option', { value: '' }, 'Liste des membres non disponible'))
+    select.append(el('option', { value: '' }, t.messages.membersUnavailable))
   }
   if (submit !== null) submit.disabled = select.disabled
 }
@@ -163,7 +163,7 @@ function initialise(): void {
     const created = await api.createChannel($<HTMLSelectElement>('channel-workspace').value, channelName.value.trim(), channelPrivate.checked)
     channelName.value = ''
     channelPrivate.checked = false
-    notify(`Canal «\u00a0${created.name ?? ''}\u00a0» créé.`, 'info')
+    notify(t.messages.channelCreated(created.name ?? ''), 'info')
     await refresh()
     history.pushState(null, '', conversationHref(created.id))
     await openConversation(created.id, true)
@@ -197,8 +197,8 @@ function closeConversation(): void {
   state.open?.view.destroy()
   state.open = null
   for (const { link } of state.links.values()) link.removeAttribute('aria-current')
-  $('conversation-pane').replaceChildren(el('p', { class: 'hint' }, 'Choisissez une conversation.'))
-  document.title = 'Messages · Relais'
+  $('conversation-pane').replaceChildren(el('p', { class: 'hint' }, t.messages.choose))
+  document.title = `${t.messages.title} · Relais`
 }
 
 async function openConversation(id: string, moveFocus: boolean): Promise<void> {
@@ -213,7 +213,7 @@ async function openConversation(id: string, moveFocus: boolean): Promise<void> {
     conversation = state.conversations.find((c) => c.id === id)
   }
   if (conversation === undefined) {
-    notify('Cette conversation est introuvable, ou vous n’y avez pas accès.')
+    notify(t.messages.notFound)
     closeConversation()
     return
   }
@@ -241,9 +241,9 @@ async function openConversation(id: string, moveFocus: boolean): Promise<void> {
   const pane = $('conversation-pane')
   pane.replaceChildren(view.element)
   if (conversation.kind === 'document' && conversation.document_id !== null) {
-    view.heading.after(el('p', {}, el('a', { href: `?doc=${encodeURIComponent(conversation.document_id)}` }, 'Ouvrir le document')))
+    view.heading.after(el('p', {}, el('a', { href: `?doc=${encodeURIComponent(conversation.document_id)}` }, t.messages.openDocument)))
   }
-  document.title = `${name} · Messages · Relais`
+  document.title = `${name} · ${t.messages.title} · Relais`
   if (moveFocus) view.heading.focus()
   try {
     await view.start()
@@ -255,7 +255,7 @@ async function openConversation(id: string, moveFocus: boolean): Promise<void> {
 /** Shows the Messages view, with conversation `conversationId` open if given. */
 export async function showMessages(session: Session, conversationId: string | null): Promise<void> {
   initialise()
-  document.title = 'Messages · Relais'
+  document.title = `${t.messages.title} · Relais`
   state = await load(session)
   renderLists(state)
   fillWorkspaceForms(state)

@@ -27,7 +27,7 @@ export interface PresenceUser {
 /** Another person's caret: a coloured bar with their name (marked when external). */
 function renderCaret(user: Record<string, unknown>): HTMLElement {
   const color = isColor(user['color']) ? user['color'] : 'gray'
-  const raw = typeof user['name'] === 'string' && user['name'].trim() ? user['name'].trim().slice(0, 200) : 'Anonyme'
+  const raw = typeof user['name'] === 'string' && user['name'].trim() ? user['name'].trim().slice(0, 200) : t.people.anonymous
   const name = personName(raw, user['external'] === true)
   const caret = el('span', { class: 'collaboration-carets__caret' })
   caret.style.borderColor = color
@@ -63,36 +63,36 @@ function canAddAction(editor: Editor): boolean {
 
 const BUTTONS: (Button | 'separator')[] = [
   ...([1, 2, 3] as const).map((level): Button => ({
-    label: `Titre de niveau ${level}`,
-    text: `T${level}`,
+    label: t.toolbar.heading(level),
+    text: t.toolbar.headingText(level),
     run: (e) => chain(e).toggleHeading({ level }).run(),
     active: (e) => e.isActive('heading', { level })
   })),
   'separator',
-  { label: 'Gras', text: 'G', run: (e) => chain(e).toggleBold().run(), active: (e) => e.isActive('bold') },
-  { label: 'Italique', text: 'I', run: (e) => chain(e).toggleItalic().run(), active: (e) => e.isActive('italic') },
-  { label: 'Souligné', text: 'S', run: (e) => chain(e).toggleUnderline().run(), active: (e) => e.isActive('underline') },
+  { label: t.toolbar.bold, text: t.toolbar.boldText, run: (e) => chain(e).toggleBold().run(), active: (e) => e.isActive('bold') },
+  { label: t.toolbar.italic, text: t.toolbar.italicText, run: (e) => chain(e).toggleItalic().run(), active: (e) => e.isActive('italic') },
+  { label: t.toolbar.underline, text: t.toolbar.underlineText, run: (e) => chain(e).toggleUnderline().run(), active: (e) => e.isActive('underline') },
   {
-    label: 'Lien',
+    label: t.toolbar.link,
     text: '🔗',
     run: (e) => {
       if (e.isActive('link')) {
         chain(e).extendMarkRange('link').unsetLink().run()
         return
       }
-      const href = window.prompt('Adresse du lien (https://…)', 'https://')?.trim()
+      const href = window.prompt(t.toolbar.linkPrompt, 'https://')?.trim()
       if (href && href !== 'https://') chain(e).extendMarkRange('link').setLink({ href }).run()
       else e.commands.focus()
     },
     active: (e) => e.isActive('link')
   },
   'separator',
-  { label: 'Liste à puces', text: '•', run: (e) => chain(e).toggleBulletList().run(), active: (e) => e.isActive('bulletList') },
-  { label: 'Liste numérotée', text: '1.', run: (e) => chain(e).toggleOrderedList().run(), active: (e) => e.isActive('orderedList') },
-  { label: 'Liste de tâches', text: '☑', run: (e) => chain(e).toggleTaskList().run(), active: (e) => e.isActive('taskList') },
-  { label: 'Citation', text: '❝', run: (e) => chain(e).toggleBlockquote().run(), active: (e) => e.isActive('blockquote') },
+  { label: t.toolbar.bulletList, text: '•', run: (e) => chain(e).toggleBulletList().run(), active: (e) => e.isActive('bulletList') },
+  { label: t.toolbar.orderedList, text: '1.', run: (e) => chain(e).toggleOrderedList().run(), active: (e) => e.isActive('orderedList') },
+  { label: t.toolbar.taskList, text: '☑', run: (e) => chain(e).toggleTaskList().run(), active: (e) => e.isActive('taskList') },
+  { label: t.toolbar.quote, text: '❝', run: (e) => chain(e).toggleBlockquote().run(), active: (e) => e.isActive('blockquote') },
   {
-    label: 'Insérer un tableau',
+    label: t.toolbar.table,
     text: '▦',
     run: (e) => chain(e).insertTable({ rows: 3, cols: 3, withHeaderRow: true }).run(),
     can: (e) => e.can().insertTable({ rows: 3, cols: 3, withHeaderRow: true })
@@ -100,21 +100,21 @@ const BUTTONS: (Button | 'separator')[] = [
   'separator',
   {
     label: t.minutes.addAction,
-    text: '✓ Action',
+    text: t.toolbar.actionText,
     run: (e) => { addActionItem(e) },
     can: (e) => e.isEditable && canAddAction(e),
     active: (e) => e.isActive('actionItem')
   },
   {
     label: t.minutes.templateButton,
-    text: 'CR',
+    text: t.toolbar.templateText,
     // Only on an empty document: the template never overwrites text.
     run: (e) => { if (!insertMinutesTemplate(e)) e.commands.focus() },
     can: (e) => e.isEditable && e.isEmpty
   },
   'separator',
-  { label: 'Annuler', text: '↶', run: (e) => chain(e).undo().run(), can: (e) => e.can().undo() },
-  { label: 'Rétablir', text: '↷', run: (e) => chain(e).redo().run(), can: (e) => e.can().redo() }
+  { label: t.toolbar.undo, text: '↶', run: (e) => chain(e).undo().run(), can: (e) => e.can().undo() },
+  { label: t.toolbar.redo, text: '↷', run: (e) => chain(e).redo().run(), can: (e) => e.can().redo() }
 ]
 
 /**

@@ -1,6 +1,6 @@
-// Small DOM helpers and the French wording shared by the views.
+// Small DOM helpers and the wording shared by the views (from the catalogue).
 import { ApiError, type Role, type User } from './api'
-import { locale } from './i18n'
+import { locale, t } from './i18n'
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -36,13 +36,7 @@ export function notify(message: string, kind: 'error' | 'info' = 'error'): void 
   notice.textContent = message
 }
 
-export const ROLE_LABELS: Record<Role, string> = {
-  owner: 'propriétaire',
-  validator: 'validation',
-  editor: 'édition',
-  commenter: 'commentaire',
-  reader: 'lecture'
-}
+export const ROLE_LABELS: Record<Role, string> = t.roles
 
 export const roleLabel = (role: string) => ROLE_LABELS[role as Role] ?? role
 
@@ -65,7 +59,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** A person's name as shown everywhere: external partners are marked. */
-export const personName = (name: string, external: boolean) => (external ? `${name} (externe)` : name)
+export const personName = (name: string, external: boolean) => (external ? t.people.external(name) : name)
 export const userName = (user: User) => personName(user.display_name, user.external)
 
 /** Shows unread and mention counts in a badge (hidden at zero), spelled out for screen readers. */
@@ -75,29 +69,28 @@ export function showBadge(badge: HTMLElement, unread: number, mentions = 0): voi
     badge.replaceChildren()
     return
   }
-  const plural = (n: number, word: string) => `${n} ${word}${n > 1 ? 's' : ''}`
   badge.replaceChildren(
     el('span', { 'aria-hidden': 'true' }, mentions > 0 ? `${unread} · @${mentions}` : String(unread)),
-    el('span', { class: 'visually-hidden' },
-      ` (${plural(unread, 'non lu')}${mentions > 0 ? `, dont ${plural(mentions, 'mention')}` : ''})`))
+    el('span', { class: 'visually-hidden' }, t.people.unread(unread, mentions)))
 }
 
-/** A French sentence for an API refusal; `overrides` words it for the action at hand. */
+/** A sentence for an API refusal; `overrides` words it for the action at hand. */
 export function describe(error: unknown, overrides: Partial<Record<string, string>> = {}): string {
-  if (!(error instanceof ApiError)) return 'Erreur inattendue.'
+  if (!(error instanceof ApiError)) return t.errors.unexpected
   const override = overrides[error.code]
   if (override !== undefined) return override
   switch (error.code) {
-    case 'network': return 'Le serveur est injoignable. Vérifiez la connexion et réessayez.'
-    case 'unauthenticated': return 'Votre session a expiré : reconnectez-vous.'
-    case 'forbidden': return 'Vous n’avez pas le droit de faire cela.'
-    case 'not_found': return 'Introuvable, ou vous n’y avez pas accès.'
-    case 'rate_limited': return 'Trop de tentatives : réessayez dans une minute.'
-    case 'not_configured': return 'Ce service n’est pas configuré sur ce serveur.'
-    case 'unavailable': return 'Service momentanément indisponible : réessayez plus tard.'
-    case 'bad_request': return `Demande refusée (${error.message}).`
-    case 'conflict': return `Impossible : ${error.message}.`
-    default: return 'Erreur du serveur : réessayez plus tard.'
+    case 'network': return t.errors.network
+    case 'unauthenticated': return t.errors.unauthenticated
+    case 'forbidden': return t.errors.forbidden
+    case 'not_found': return t.errors.notFound
+    case 'rate_limited': return t.errors.rateLimited
+    case 'not_configured': return t.errors.notConfigured
+    case 'unavailable': return t.errors.unavailable
+    // The server's reason, as it words it.
+    case 'bad_request': return t.errors.badRequest(error.message)
+    case 'conflict': return t.errors.conflict(error.message)
+    default: return t.errors.server
   }
 }
 
