@@ -152,13 +152,17 @@ pub struct AuditExportArgs {
 }
 
 async fn open(config: &Config) -> Result<std::sync::Arc<dyn Directory>, DirectoryCliError> {
-    let storage = relais_storage::connect_storage(&StorageConfig {
+    Ok(open_storage(config).await?.directory)
+}
+
+/// The store with a small pool, as the one-shot commands need.
+async fn open_storage(config: &Config) -> Result<relais_storage::Storage, DirectoryCliError> {
+    Ok(relais_storage::connect_storage(&StorageConfig {
         database_url: config.database_url.clone(),
         object_store_url: config.object_store.clone(),
         max_connections: 2,
     })
-    .await?;
-    Ok(storage.directory)
+    .await?)
 }
 
 /// `relais user create`: prints the new account's id (and its generated password).
@@ -300,12 +304,7 @@ pub async fn audit_verify(config: &Config) -> Result<(), DirectoryCliError> {
 pub async fn verify(config: &Config, args: VerifyArgs) -> Result<(), DirectoryCliError> {
     let bytes = std::fs::read(&args.file)?;
     let sha256 = crate::versions::sha256_hex(&bytes);
-    let storage = relais_storage::connect_storage(&StorageConfig {
-        database_url: config.database_url.clone(),
-        object_store_url: config.object_store.clone(),
-        max_connections: 2,
-    })
-    .await?;
+    let storage = open_storage(config).await?;
     let Some(found) = storage.versions.find_sealed(&sha256).await? else {
         return Err(DirectoryCliError::NotSealed(args.file.display().to_string(), sha256));
     };
@@ -329,12 +328,7 @@ pub async fn verify(config: &Config, args: VerifyArgs) -> Result<(), DirectoryCl
 /// `relais documents thin-versions`: the retention servers apply every hour, now and with
 /// the given policy. Named, submitted, restore and approved versions are never removed.
 pub async fn thin_versions(config: &Config, args: ThinVersionsArgs) -> Result<(), DirectoryCliError> {
-    let storage = relais_storage::connect_storage(&StorageConfig {
-        database_url: config.database_url.clone(),
-        object_store_url: config.object_store.clone(),
-        max_connections: 2,
-    })
-    .await?;
+    let storage = open_storage(config).await?;
     let policy = relais_storage::RetentionPolicy {
         keep_all_ms: i64::from(args.keep_all_hours) * 3_600_000,
         hourly_ms: i64::from(args.hourly_days) * 86_400_000,

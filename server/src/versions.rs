@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use relais_crdt::attribution::ClientInsertions;
 use relais_crdt::{DocState, model::Content};
 use relais_export::{Format, Metadata};
 use relais_storage::{
@@ -54,6 +55,15 @@ pub struct VersionService {
     pub recorded_exports: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
+/// Someone named in a version, a review or a publication.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Person {
+    /// The user id, when the actor is a user.
+    pub id: Option<String>,
+    pub name: String,
+    pub external: bool,
+}
+
 /// A document's place in the validation workflow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +102,26 @@ impl VersionService {
         self.versions.version(document, number).await?.ok_or(VersionError::NotFound("version"))
     }
 
+    /// What each Yjs client inserted between `previous` and `state`, most first, with the
+    /// user recorded for that client (`None` when unknown, e.g. an API token's edits).
+    pub async fn insertions_between(
+        &self,
+        document: &DocumentId,
+        previous: Option<&[u8]>,
+        state: &[u8],
+    ) -> Result<Vec<(ClientInsertions, Option<String>)>, VersionError> {
+        let insertions = relais_crdt::attribution::insertions_by_client(previous, state)?;
+        let clients: Vec<u64> = insertions.iter().map(|insertion| insertion.client_id).collect();
+        let owners = self.versions.client_users(document, &clients).await?;
+        Ok(insertions
+            .into_iter()
+            .map(|insertion| {
+                let owner = owners.iter().find(|(client, _)| *client == insertion.client_id).map(|(_, user)| user.clone());
+                (insertion, owner)
+            })
+            .collect())
+    }
+
     /// User ids of the people whose Yjs clients inserted content between `previous` and
     /// `state`, most prolific first.
     async fn authors_between(
@@ -100,15 +130,12 @@ impl VersionService {
         previous: Option<&[u8]>,
         state: &[u8],
     ) -> Result<Vec<String>, VersionError> {
-        let insertions = relais_crdt::attribution::insertions_by_client(previous, state)?;
-        let clients: Vec<u64> = insertions.iter().map(|insertion| insertion.client_id).collect();
-        let owners = self.versions.client_users(document, &clients).await?;
-        let mut authors = Vec::new();
-        for insertion in &insertions {
-            if let Some((_, user)) = owners.iter().find(|(client, _)| *client == insertion.client_id)
-                && !authors.contains(user)
+        let mut authors: Vec<String> = Vec::new();
+        for (_, owner) in self.insertions_between(document, previous, state).await? {
+            if let Some(user) = owner
+                && !authors.contains(&user)
             {
-                authors.push(user.clone());
+                authors.push(user);
             }
         }
         Ok(authors)
@@ -267,18 +294,27 @@ impl VersionService {
         Ok(Some((publication, version, content)))
     }
 
-    /// A display name for an actor (`user:<id>` or a bare user id), with "(externe)" for
-    /// partners.
-    pub async fn display_name(&self, actor: &str) -> String {
+    /// Who an actor (`user:<id>`, a bare user id, `token:<id>`) is, for people to read.
+    pub async fn person(&self, actor: &str) -> Person {
         let id = actor.strip_prefix("user:").unwrap_or(actor);
         let Some(id) = relais_storage::UserId::parse(id) else {
-            return actor.strip_prefix("token:").map_or_else(|| actor.to_owned(), |_| "Jeton d'API".to_owned());
+            let name = actor.strip_prefix("token:").map_or_else(|| actor.to_owned(), |_| "Jeton d'API".to_owned());
+            return Person { id: None, name, external: false };
         };
         match self.directory.user(&id).await {
-            Ok(Some(user)) if user.kind == relais_storage::UserKind::External => format!("{} (externe)", user.display_name),
-            Ok(Some(user)) => user.display_name,
-            _ => "Compte supprimé".to_owned(),
+            Ok(Some(user)) => Person {
+                id: Some(user.id.to_string()),
+                name: user.display_name,
+                external: user.kind == relais_storage::UserKind::External,
+            },
+            _ => Person { id: None, name: "Compte supprimé".to_owned(), external: false },
         }
+    }
+
+    /// A display name for an actor, with "(externe)" for partners (exports, public page).
+    pub async fn display_name(&self, actor: &str) -> String {
+        let person = self.person(actor).await;
+        if person.external { format!("{} (externe)", person.name) } else { person.name }
     }
 
     /// Renders version `version` (with content `content`) of a document titled `title`, and

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use relais_crdt::diff::{ParagraphDiff, compare, summarize};
 use relais_crdt::model::{ActionStatus, Content};
 use relais_export::Format;
-use relais_storage::{DocumentInfo, Review, Role, UserKind, Version};
+use relais_storage::{DocumentInfo, Review, Role, Version};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -39,13 +39,7 @@ impl From<VersionError> for ApiError {
 }
 
 /// Someone named in a version or a review.
-#[derive(Serialize, ToSchema, Clone)]
-pub struct PersonView {
-    /// The user id, when the actor is a user.
-    pub id: Option<String>,
-    pub name: String,
-    pub external: bool,
-}
+pub type PersonView = crate::versions::Person;
 
 #[derive(Serialize, ToSchema)]
 pub struct SealView {
@@ -77,19 +71,7 @@ pub struct VersionView {
 }
 
 async fn person(state: &AppState, actor: &str) -> PersonView {
-    let id = actor.strip_prefix("user:").unwrap_or(actor);
-    let user = match relais_storage::UserId::parse(id) {
-        Some(id) => state.directory.user(&id).await.ok().flatten(),
-        None => None,
-    };
-    match user {
-        Some(user) => PersonView {
-            id: Some(user.id.to_string()),
-            name: user.display_name,
-            external: user.kind == UserKind::External,
-        },
-        None => PersonView { id: None, name: state.versions.display_name(actor).await, external: false },
-    }
+    state.versions.person(actor).await
 }
 
 async fn version_view(state: &AppState, version: &Version) -> VersionView {
@@ -334,14 +316,11 @@ pub async fn version_changes(
         Some(previous) => Some(service.versions.version_state(previous).await?),
         None => None,
     };
-    let insertions = relais_crdt::attribution::insertions_by_client(previous_bytes.as_deref(), &state_bytes)
-        .map_err(VersionError::from)?;
-    let clients: Vec<u64> = insertions.iter().map(|insertion| insertion.client_id).collect();
-    let owners = service.versions.client_users(&info.id, &clients).await?;
+    let insertions = service.insertions_between(&info.id, previous_bytes.as_deref(), &state_bytes).await?;
     let mut authors = Vec::with_capacity(insertions.len());
-    for insertion in insertions {
-        let person = match owners.iter().find(|(client, _)| *client == insertion.client_id) {
-            Some((_, user)) => Some(person(&state, user).await),
+    for (insertion, owner) in insertions {
+        let person = match owner {
+            Some(user) => Some(person(&state, &user).await),
             None => None,
         };
         authors.push(AuthorChanges {
