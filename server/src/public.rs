@@ -144,12 +144,10 @@ pub async fn download(State(state): State<AppState>, Path((document, file)): Pat
     .await;
     match outcome {
         Ok(Some(bytes)) => {
-            let mut headers = headers(format.media_type());
-            headers.insert(
-                axum::http::header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"document.{}\"", format.extension()))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            );
+            let name = format!("document.{}", format.extension());
+            let mut headers =
+                crate::api::download_headers(format.media_type(), &name, crate::api::EXPORT_CSP);
+            headers.insert("cache-control", HeaderValue::from_static("public, max-age=60"));
             (headers, bytes).into_response()
         }
         Ok(None) => not_found(),

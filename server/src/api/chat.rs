@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use relais_storage::{AttachmentId, ConversationKind, NewAttachment, NewConversation, UserId};
 use serde::{Deserialize, Serialize};
@@ -409,11 +409,6 @@ pub async fn download_attachment(
     let attachment = state.chat.attachment(&id).await?.ok_or(ApiError::NotFound("attachment"))?;
     service::readable(&state, &session.user, attachment.conversation.as_str()).await.map_err(|_| ApiError::NotFound("attachment"))?;
     let bytes = state.chat.attachment_bytes(&attachment).await?;
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_str(&attachment.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    let disposition = format!("attachment; filename=\"{}\"", attachment.file_name.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_"));
-    headers.insert(CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert("content-security-policy", HeaderValue::from_static("default-src 'none'; sandbox"));
+    let headers = super::download_headers(&attachment.content_type, &attachment.file_name, "default-src 'none'; sandbox");
     Ok((headers, bytes).into_response())
 }

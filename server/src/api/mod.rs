@@ -28,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::ApiError;
+pub(crate) use versions::EXPORT_CSP;
 pub use session::{SessionView, UserView, start_session};
 
 use crate::auth::{self, CSRF_HEADER, SessionCaller, secrets};
@@ -158,6 +159,29 @@ pub(crate) fn client_addr(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketA
         return forwarded;
     }
     peer.map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(address)| address.ip())
+}
+
+/// Headers of a file served as a download: `Content-Disposition: attachment` with an ASCII
+/// fallback name and the UTF-8 one (RFC 6266), `nosniff`, and a sandboxing CSP in case a
+/// browser renders it anyway.
+pub(crate) fn download_headers(content_type: &str, file_name: &str, csp: &'static str) -> HeaderMap {
+    use axum::http::HeaderValue;
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    let ascii: String = file_name
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(file_name.as_bytes()).collect::<String>().replace('+', "%20");
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("content-security-policy", HeaderValue::from_static(csp));
+    headers
 }
 
 /// Refuses the request when its address is over the sign-in/invitation/token rate.

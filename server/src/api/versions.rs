@@ -4,8 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use relais_crdt::diff::{ParagraphDiff, compare, summarize};
 use relais_crdt::model::{ActionStatus, Content};
@@ -397,17 +396,12 @@ fn file_response(title: &str, number: Option<u64>, format: Format, bytes: Vec<u8
         Some(number) => format!("{stem}-v{number}.{}", format.extension()),
         None => format!("{stem}.{}", format.extension()),
     };
-    // RFC 6266: an ASCII fallback and the UTF-8 name, percent-encoded.
-    let ascii: String = name.chars().map(|c| if c.is_ascii() && c != '"' && c != '\\' { c } else { '_' }).collect();
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
-    headers.insert(CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert("content-security-policy", HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"));
+    let headers = super::download_headers(format.media_type(), &name, EXPORT_CSP);
     (headers, bytes).into_response()
 }
+
+/// Exported HTML carries its own styles; nothing else may load or run.
+pub(crate) const EXPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 pub(crate) fn parse_format(format: &str) -> Result<Format, ApiError> {
     Format::from_extension(format).ok_or_else(|| ApiError::BadRequest("format is one of md, html, docx, odt".into()))
